@@ -1,5 +1,7 @@
 #include "engine/sampler.h"
 
+#include "engine/engine_request.h"
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -152,6 +154,17 @@ SampleResult RequestSampler::sample(std::span<const float> logits, std::span<con
     result.top_logprobs = top_logprobs(logits, params_.logprobs);
   }
   return result;
+}
+
+const char* finish_reason_name(FinishReason r) {
+  switch (r) {
+    case FinishReason::Stop: return "stop";
+    case FinishReason::Length: return "length";
+    case FinishReason::Abort: return "abort";
+    case FinishReason::Error: return "error";
+    case FinishReason::None: return nullptr;
+  }
+  return nullptr;
 }
 
 }  // namespace serval
