@@ -54,7 +54,9 @@ CpuFeatures detect() {
   return f;
 }
 
-bool supports(const CpuFeatures& f, Isa isa) {
+}  // namespace
+
+bool isa_supported(const CpuFeatures& f, Isa isa) {
   switch (isa) {
     case Isa::Amx: return f.amx_bf16 && f.amx_usable && f.avx512_bf16 && f.avx512bw;
     case Isa::Avx512Bf16: return f.avx512f && f.avx512bw && f.avx512vl && f.avx512_bf16;
@@ -64,8 +66,6 @@ bool supports(const CpuFeatures& f, Isa isa) {
   return false;
 }
 
-}  // namespace
-
 const CpuFeatures& cpu_features() {
   static const CpuFeatures f = detect();
   return f;
@@ -73,7 +73,7 @@ const CpuFeatures& cpu_features() {
 
 Isa best_isa(const CpuFeatures& f) {
   for (Isa isa : {Isa::Amx, Isa::Avx512Bf16, Isa::Avx2})
-    if (supports(f, isa)) return isa;
+    if (isa_supported(f, isa)) return isa;
   return Isa::Scalar;
 }
 
@@ -100,7 +100,7 @@ Isa active_isa() {
     const char* forced = std::getenv("SERVAL_ISA");
     if (forced == nullptr || *forced == '\0') return best_isa(cpu_features());
     Isa want = parse_isa(forced);
-    if (!supports(cpu_features(), want))
+    if (!isa_supported(cpu_features(), want))
       throw Error("SERVAL_ISA=" + std::string(forced) + " but this CPU lacks it (best available: " +
                   isa_name(best_isa(cpu_features())) + ")");
     return want;

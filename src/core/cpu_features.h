@@ -31,6 +31,8 @@ const CpuFeatures& cpu_features();
 // Forcing a path the CPU lacks throws serval::Error naming both.
 Isa active_isa();
 Isa best_isa(const CpuFeatures& f);
+// Whether the CPU (and OS) described by f can run the kernel path `isa`.
+bool isa_supported(const CpuFeatures& f, Isa isa);
 std::string isa_name(Isa isa);
 Isa parse_isa(const std::string& name);
 

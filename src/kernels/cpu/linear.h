@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 
+#include "core/cpu_features.h"
 #include "core/dtype.h"
 #include "core/thread_pool.h"
 
@@ -28,7 +29,11 @@ class Linear {
 
   // Packs w (and copies bias, [out_features] float32, may be null) for the active ISA.
   // The packed form may alias w.data when no repacking is needed, so w.data must outlive the Linear.
+  // Throws serval::Error on a null pointer, a non-positive shape or an unsupported dtype.
   static Linear create(const WeightView& w, const float* bias);
+  // Same, for a given kernel path instead of active_isa() (tests and benchmarks force every path the CPU
+  // has). Throws serval::Error if this CPU lacks `isa`.
+  static Linear create(const WeightView& w, const float* bias, Isa isa);
 
   // x is [m, in_features] float32 (row-major, contiguous), y is [m, out_features] float32.
   void forward(const float* x, int64_t m, float* y, ThreadPool& pool) const;
@@ -38,6 +43,7 @@ class Linear {
   int64_t out_features() const;
   DType weight_dtype() const;
   size_t weight_bytes() const;  // bytes of weights read per forward (for GB/s reporting)
+  Isa isa() const;              // the kernel path the weights were packed for
 
   struct Impl;
 
