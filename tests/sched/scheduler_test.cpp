@@ -1,0 +1,2 @@
+#include "kv/block_pool.h"
+#include <gtest/gtest.h>
