@@ -231,4 +231,12 @@ BENCHMARK(BM_Model)
 }  // namespace
 }  // namespace serval::cpu
 
-BENCHMARK_MAIN();
+// LINEAR_BENCH_THREADS=N sizes the kernels' pool (default: all cores).
+int main(int argc, char** argv) {
+  if (const char* t = std::getenv("LINEAR_BENCH_THREADS")) serval::set_num_threads(std::atoi(t));
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

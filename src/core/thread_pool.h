@@ -30,6 +30,11 @@ class ThreadPool {
   // Splits [0, n) into contiguous chunks, at most one per thread, and calls fn(begin, end).
   void parallel_for(int64_t n, const std::function<void(int64_t, int64_t)>& fn);
 
+  // Splits [0, n) into chunks of `grain` (the last may be shorter) that the threads claim in order until
+  // none is left, calling fn(begin, end) for each; a thread may run several chunks. Unlike parallel_for
+  // this keeps every thread busy when some run slower (cores shared with other processes).
+  void parallel_for_dynamic(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
+
  private:
   void worker_loop(int index);
 

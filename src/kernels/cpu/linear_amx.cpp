@@ -1,5 +1,6 @@
 // AMX-BF16 Linear GEMM (compiled with -mamx-tile -mamx-bf16 and AVX-512; run only when the OS granted
-// AMX): x rounded to bf16 once per call, 32x32 output blocks from 2x2 tiles over the Vnni16 weights.
+// AMX): x rounded to bf16 once per call, 32x32 output blocks from 2x2 tiles over the Vnni16 weights,
+// K split in L1-sized blocks.
 // Few rows (decode) go to the AVX-512 kernels, which stream weights at least as fast.
 #include <immintrin.h>
 
@@ -17,11 +18,13 @@ namespace serval::cpu {
 
 namespace {
 
-// Below this many rows the AVX-512 vdpbf16ps kernel is used (measured in benchmarks/linear_bench.cpp).
+// Below this many rows the AVX-512 kernels are used (measured in benchmarks/linear_bench.cpp).
 constexpr int64_t kAmxMinRows = 16;
-// K is processed in chunks of this many elements per 32x32 block so that the A rows and the B panel of a
-// chunk stay in L2 while every row block of the panel reuses them.
+// K elements per AMX step (one bf16 tile row).
 constexpr int64_t kTileK = 32;
+// K elements per cache block: the B panel slice of a block (2 x 16 columns x 256 x 2 B = 16 KiB) stays in
+// L1 while every 32-row block of x runs over it; partial sums live in a per-thread f32 buffer meanwhile.
+constexpr int64_t kBlockK = 256;
 
 struct alignas(64) TileConfig {
   uint8_t palette_id = 1;
@@ -41,15 +44,25 @@ void configure_tiles() {
   _tile_loadconfig(&cfg);
 }
 
-// c[MT*16][NT*16] (row stride NT*16 floats) = A rows [16*MT] x B blocks [NT] over k_pad.
+// c[MT*16][32] (row stride 32 floats) (+)= A rows [16*MT] x B blocks [NT] over K elements [k0, k1).
+// a points at row 0, element 0 of x (bf16, row stride lda elements); b0/b1 at element 0 of their blocks.
 template <int MT, int NT>
-void amx_block(const uint16_t* a, int64_t lda, const uint16_t* b0, const uint16_t* b1, int64_t k_pad, float* c) {
-  _tile_zero(0);
-  if constexpr (NT == 2) _tile_zero(1);
-  if constexpr (MT == 2) _tile_zero(2);
-  if constexpr (MT == 2 && NT == 2) _tile_zero(3);
+void amx_block(const uint16_t* a, int64_t lda, const uint16_t* b0, const uint16_t* b1, int64_t k0, int64_t k1,
+               bool accumulate, float* c) {
+  constexpr int64_t ldc = 32 * 4;
+  if (accumulate) {
+    _tile_loadd(0, c, ldc);
+    if constexpr (NT == 2) _tile_loadd(1, c + 16, ldc);
+    if constexpr (MT == 2) _tile_loadd(2, c + 16 * 32, ldc);
+    if constexpr (MT == 2 && NT == 2) _tile_loadd(3, c + 16 * 32 + 16, ldc);
+  } else {
+    _tile_zero(0);
+    if constexpr (NT == 2) _tile_zero(1);
+    if constexpr (MT == 2) _tile_zero(2);
+    if constexpr (MT == 2 && NT == 2) _tile_zero(3);
+  }
   const int64_t stride_a = lda * 2;
-  for (int64_t kc = 0; kc < k_pad; kc += kTileK) {
+  for (int64_t kc = k0; kc < k1; kc += kTileK) {
     _tile_loadd(4, a + kc, stride_a);
     _tile_loadd(6, b0 + kc * 16, 64);
     if constexpr (NT == 2) _tile_loadd(7, b1 + kc * 16, 64);
@@ -61,20 +74,19 @@ void amx_block(const uint16_t* a, int64_t lda, const uint16_t* b0, const uint16_
       if constexpr (NT == 2) _tile_dpbf16ps(3, 5, 7);
     }
   }
-  const int64_t ldc = NT * 16 * 4;
   _tile_stored(0, c, ldc);
   if constexpr (NT == 2) _tile_stored(1, c + 16, ldc);
-  if constexpr (MT == 2) _tile_stored(2, c + 16 * NT * 16, ldc);
-  if constexpr (MT == 2 && NT == 2) _tile_stored(3, c + 16 * NT * 16 + 16, ldc);
+  if constexpr (MT == 2) _tile_stored(2, c + 16 * 32, ldc);
+  if constexpr (MT == 2 && NT == 2) _tile_stored(3, c + 16 * 32 + 16, ldc);
 }
 
-// y[i0 + r][col0 + c] = cbuf[r][c] + bias for r < rows, c < ncols.
-void store_block(const float* cbuf, int ldc, int rows, int64_t ncols, const float* bias, float* y, int64_t ldy) {
-  for (int r = 0; r < rows; ++r) {
+// y[r][c] = cbuf[r][c] + bias[c] for r < rows, c < ncols (cbuf row stride 32 floats).
+void store_rows(const float* cbuf, int64_t rows, int64_t ncols, const float* bias, float* y, int64_t ldy) {
+  for (int64_t r = 0; r < rows; ++r) {
     for (int64_t c = 0; c < ncols; c += 16) {
       const int64_t left = ncols - c;
       const __mmask16 mask = left >= 16 ? 0xffff : static_cast<__mmask16>((1u << left) - 1);
-      __m512 v = _mm512_loadu_ps(cbuf + r * ldc + c);
+      __m512 v = _mm512_loadu_ps(cbuf + r * 32 + c);
       if (bias != nullptr) v = _mm512_add_ps(v, _mm512_loadu_ps(bias + c));
       _mm512_mask_storeu_ps(y + r * ldy + c, mask, v);
     }
@@ -96,26 +108,30 @@ void forward_amx(const PackedWeights& w, const float* x, int64_t m, float* y, Th
   const int64_t nblocks = w.num_blocks();
   const int64_t npanels = (nblocks + 1) / 2;
   const float* bias = w.bias.empty() ? nullptr : w.bias.data();
-  pool.parallel_for(npanels, [&](int64_t p0, int64_t p1) {
+  pool.parallel_for_dynamic(npanels, panel_grain(npanels, pool), [&](int64_t p0, int64_t p1) {
     configure_tiles();
-    alignas(64) float cbuf[32 * 32];
+    // Partial sums for one 32-column panel, all rows: [m_pad][32] f32.
+    auto* cacc = static_cast<float*>(scratch_buffer(2, static_cast<size_t>(m_pad * 32) * 4));
     for (int64_t p = p0; p < p1; ++p) {
       const int64_t b = p * 2;
       const bool two = b + 1 < nblocks;
       const uint16_t* b0 = wd + b * pairs * 32;
       const uint16_t* b1 = two ? b0 + pairs * 32 : b0;
-      const int64_t col = b * 16;
-      const int64_t ncols = std::min<int64_t>(w.n - col, two ? 32 : 16);
-      for (int64_t i0 = 0; i0 < m; i0 += 32) {
-        const uint16_t* a = xb + i0 * w.k_pad;
-        const bool two_rows = i0 + 16 < m;
-        const int rows = static_cast<int>(std::min<int64_t>(m - i0, 32));
-        if (two && two_rows) amx_block<2, 2>(a, w.k_pad, b0, b1, w.k_pad, cbuf);
-        else if (two) amx_block<1, 2>(a, w.k_pad, b0, b1, w.k_pad, cbuf);
-        else if (two_rows) amx_block<2, 1>(a, w.k_pad, b0, b1, w.k_pad, cbuf);
-        else amx_block<1, 1>(a, w.k_pad, b0, b1, w.k_pad, cbuf);
-        store_block(cbuf, two ? 32 : 16, rows, ncols, bias ? bias + col : nullptr, y + i0 * w.n + col, w.n);
+      for (int64_t k0 = 0; k0 < w.k_pad; k0 += kBlockK) {
+        const int64_t k1 = std::min(w.k_pad, k0 + kBlockK);
+        for (int64_t i0 = 0; i0 < m_pad; i0 += 32) {
+          const uint16_t* a = xb + i0 * w.k_pad;
+          float* c = cacc + i0 * 32;
+          const bool two_rows = i0 + 16 < m_pad;
+          const bool acc = k0 > 0;
+          if (two && two_rows) amx_block<2, 2>(a, w.k_pad, b0, b1, k0, k1, acc, c);
+          else if (two) amx_block<1, 2>(a, w.k_pad, b0, b1, k0, k1, acc, c);
+          else if (two_rows) amx_block<2, 1>(a, w.k_pad, b0, b1, k0, k1, acc, c);
+          else amx_block<1, 1>(a, w.k_pad, b0, b1, k0, k1, acc, c);
+        }
       }
+      const int64_t col = b * 16;
+      store_rows(cacc, m, std::min<int64_t>(w.n - col, two ? 32 : 16), bias ? bias + col : nullptr, y + col, w.n);
     }
     _tile_release();
   });

@@ -101,7 +101,7 @@ void forward_dtype(const PackedWeights& w, const float* x, int64_t m, float* y, 
   const int row_chunk = m <= 2 ? static_cast<int>(m) : 6;
   const int64_t nblocks = w.num_blocks();
   const int64_t npanels = (nblocks + panel - 1) / panel;
-  pool.parallel_for(npanels, [&](int64_t p0, int64_t p1) {
+  pool.parallel_for_dynamic(npanels, panel_grain(npanels, pool), [&](int64_t p0, int64_t p1) {
     for (int64_t p = p0; p < p1; ++p) {
       const int64_t b = p * panel;
       const int nb = static_cast<int>(std::min<int64_t>(panel, nblocks - b));

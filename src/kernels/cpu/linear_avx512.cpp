@@ -217,7 +217,7 @@ template <typename Fn>
 void for_each_tile(const PackedWeights& w, int64_t m, Blocking bk, ThreadPool& pool, Fn&& fn) {
   const int64_t nblocks = w.num_blocks();
   const int64_t npanels = (nblocks + bk.blocks - 1) / bk.blocks;
-  pool.parallel_for(npanels, [&](int64_t p0, int64_t p1) {
+  pool.parallel_for_dynamic(npanels, panel_grain(npanels, pool), [&](int64_t p0, int64_t p1) {
     for (int64_t p = p0; p < p1; ++p) {
       const int64_t b = p * bk.blocks;
       const int nb = static_cast<int>(std::min<int64_t>(bk.blocks, nblocks - b));
@@ -230,12 +230,16 @@ void for_each_tile(const PackedWeights& w, int64_t m, Blocking bk, ThreadPool& p
   });
 }
 
-bool use_fma_gemv() {
-  static const bool v = [] {
+// Decode rows (m <= kFmaMaxRows) of BF16 weights use f32 FMA on upconverted weights with f32 x: it streams
+// weights as fast as vdpbf16ps here (both ~32 GB/s, see docs/PERFORMANCE.md) and skips rounding x to bf16.
+// SERVAL_BF16_GEMV=bf16 selects vdpbf16ps for those rows too (to reproduce the comparison).
+constexpr int64_t kFmaMaxRows = 4;
+bool use_fma_gemv(int64_t m) {
+  static const bool dp = [] {
     const char* e = std::getenv("SERVAL_BF16_GEMV");
-    return e != nullptr && std::strcmp(e, "f32") == 0;
+    return e != nullptr && std::strcmp(e, "bf16") == 0;
   }();
-  return v;
+  return !dp && m <= kFmaMaxRows;
 }
 
 }  // namespace
@@ -259,7 +263,7 @@ void convert_x_bf16_avx512(const float* x, int64_t m, int64_t k, int64_t k_pad, 
 
 void forward_avx512(const PackedWeights& w, const float* x, int64_t m, float* y, ThreadPool& pool) {
   if (w.layout == PackLayout::Vnni16) {
-    if (use_fma_gemv() && m <= 4) {
+    if (use_fma_gemv(m)) {
       for_each_tile(w, m, choose_blocking(m, 16), pool,
                     [&](const Tile& t, int rows, int nb) { dispatch_m_nb<VnniFma, 4>(rows, nb, t, w, x, y); });
       return;

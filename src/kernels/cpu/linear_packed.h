@@ -54,6 +54,13 @@ std::unique_ptr<void, AlignedFree> aligned_zeroed(size_t bytes);
 // Thread-local scratch that grows and is reused across calls (64-byte aligned).
 void* scratch_buffer(int slot, size_t bytes);
 
+// Work-chunk size for ThreadPool::parallel_for_dynamic over n panels: ~8 chunks per thread, so a thread
+// slowed by another process on its core hands its remaining work to the others.
+inline int64_t panel_grain(int64_t n, const ThreadPool& pool) {
+  const int64_t g = n / (static_cast<int64_t>(pool.num_threads()) * 8);
+  return g > 0 ? g : 1;
+}
+
 // Forward entry points: x [m, k] f32, y [m, n] f32. Each splits its work over `pool`.
 void forward_scalar(const PackedWeights& w, const float* x, int64_t m, float* y, ThreadPool& pool);
 void forward_avx2(const PackedWeights& w, const float* x, int64_t m, float* y, ThreadPool& pool);
