@@ -29,7 +29,8 @@ uint64_t hash_block_tokens(uint64_t parent_hash, std::span<const int32_t> token_
   return XXH3_64bits_digest(&state);
 }
 
-std::vector<uint64_t> hash_full_blocks(std::span<const int32_t> token_ids, int block_size, BlockHashFn hash_fn) {
+std::vector<uint64_t> hash_full_blocks(std::span<const int32_t> token_ids, int block_size,
+                                       BlockHashFn hash_fn) {
   std::vector<uint64_t> hashes;
   const size_t num_full = token_ids.size() / static_cast<size_t>(block_size);
   hashes.reserve(num_full);

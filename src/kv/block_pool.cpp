@@ -8,7 +8,8 @@
 namespace serval {
 
 BlockPool::BlockPool(int num_blocks) {
-  if (num_blocks < 2) throw std::logic_error("BlockPool needs >= 2 blocks, got " + std::to_string(num_blocks));
+  if (num_blocks < 2)
+    throw std::logic_error("BlockPool needs >= 2 blocks, got " + std::to_string(num_blocks));
   blocks_.resize(num_blocks);
   lru_pos_.resize(num_blocks);
   for (int32_t i = 0; i < num_blocks; ++i) blocks_[i].block_id = i;
@@ -74,7 +75,8 @@ void BlockPool::free_blocks(std::span<const int32_t> block_ids) {
   }
 }
 
-int32_t BlockPool::find_cached(uint64_t hash, uint64_t parent_cache_id, std::span<const int32_t> token_ids) const {
+int32_t BlockPool::find_cached(uint64_t hash, uint64_t parent_cache_id,
+                               std::span<const int32_t> token_ids) const {
   auto it = index_.find(hash);
   if (it == index_.end()) return -1;
   const KvBlock& b = blocks_[it->second];

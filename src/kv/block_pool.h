@@ -13,14 +13,14 @@ namespace serval {
 
 // Bookkeeping for one block id.
 struct KvBlock {
-  int32_t block_id = 0;             // index into KvCache
-  int32_t ref_count = 0;            // number of live requests whose block table holds this block
-  bool cached = false;              // true while registered in the prefix-cache index (contents immutable)
-  uint64_t hash = 0;                // chained block hash (block_hash.h); meaningful only when cached
-  uint64_t cache_id = 0;            // unique, never-reused id of this caching event; 0 when not cached
-  uint64_t parent_cache_id = 0;     // cache_id of the previous block of the prefix when this was cached;
-                                    // 0 for a sequence's first block
-  std::vector<int32_t> token_ids;   // [block_size] the block's tokens while cached (for verification)
+  int32_t block_id = 0;            // index into KvCache
+  int32_t ref_count = 0;           // number of live requests whose block table holds this block
+  bool cached = false;             // true while registered in the prefix-cache index (contents immutable)
+  uint64_t hash = 0;               // chained block hash (block_hash.h); meaningful only when cached
+  uint64_t cache_id = 0;           // unique, never-reused id of this caching event; 0 when not cached
+  uint64_t parent_cache_id = 0;    // cache_id of the previous block of the prefix when this was cached;
+                                   // 0 for a sequence's first block
+  std::vector<int32_t> token_ids;  // [block_size] the block's tokens while cached (for verification)
 };
 
 class BlockPool {
@@ -66,12 +66,12 @@ class BlockPool {
  private:
   void uncache(KvBlock& b);
 
-  std::vector<KvBlock> blocks_;                            // [num_blocks], indexed by block id
-  std::list<int32_t> free_list_;                           // uncached, unreferenced blocks; front = next
-  std::list<int32_t> lru_;                                 // cached, unreferenced blocks; front = evict next
-  std::vector<std::list<int32_t>::iterator> lru_pos_;      // [num_blocks] position in lru_ (valid if in it)
-  std::unordered_map<uint64_t, int32_t> index_;            // block hash -> cached block id
-  uint64_t next_cache_id_ = 1;                             // cache_id for the next cache_block call
+  std::vector<KvBlock> blocks_;                        // [num_blocks], indexed by block id
+  std::list<int32_t> free_list_;                       // uncached, unreferenced blocks; front = next
+  std::list<int32_t> lru_;                             // cached, unreferenced blocks; front = evict next
+  std::vector<std::list<int32_t>::iterator> lru_pos_;  // [num_blocks] position in lru_ (valid if in it)
+  std::unordered_map<uint64_t, int32_t> index_;        // block hash -> cached block id
+  uint64_t next_cache_id_ = 1;                         // cache_id for the next cache_block call
 };
 
 }  // namespace serval

@@ -9,17 +9,20 @@
 namespace serval {
 
 namespace {
-int cdiv(int64_t a, int b) { return static_cast<int>((a + b - 1) / b); }
+int cdiv(int64_t a, int b) {
+  return static_cast<int>((a + b - 1) / b);
+}
 
 int checked_num_blocks(const KvCacheConfig& c) {
   check(c.block_size > 0, "block_size must be > 0, got " + std::to_string(c.block_size));
-  check(c.num_blocks >= 2, "The KV cache needs at least 2 blocks (block 0 is reserved), got " +
-                               std::to_string(c.num_blocks));
+  check(c.num_blocks >= 2,
+        "The KV cache needs at least 2 blocks (block 0 is reserved), got " + std::to_string(c.num_blocks));
   return c.num_blocks;
 }
 }  // namespace
 
-KvCacheManager::KvCacheManager(const KvCacheConfig& config) : config_(config), pool_(checked_num_blocks(config)) {
+KvCacheManager::KvCacheManager(const KvCacheConfig& config)
+    : config_(config), pool_(checked_num_blocks(config)) {
   if (config_.hash_fn == nullptr) config_.hash_fn = hash_block_tokens;
 }
 
@@ -53,7 +56,8 @@ bool KvCacheManager::allocate_slots(const RequestId& request_id, std::span<const
   auto it = requests_.find(request_id);
   const int have = it == requests_.end() ? 0 : static_cast<int>(it->second.block_ids.size());
   if (prefix && (have != 0 || num_computed_tokens != 0))
-    throw std::logic_error("allocate_slots with a cached prefix for " + request_id + " that already has blocks");
+    throw std::logic_error("allocate_slots with a cached prefix for " + request_id +
+                           " that already has blocks");
 
   const int num_prefix_blocks = prefix ? static_cast<int>(prefix->block_ids.size()) : 0;
   const int num_new_blocks = std::max(0, cdiv(total, config_.block_size) - have - num_prefix_blocks);

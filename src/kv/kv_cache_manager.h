@@ -17,9 +17,9 @@ namespace serval {
 using RequestId = std::string;
 
 struct KvCacheConfig {
-  int num_blocks = 0;                  // KV blocks including the null block 0 (vLLM's num_gpu_blocks)
-  int block_size = 16;                 // tokens per block
-  bool enable_prefix_caching = true;   // false = --no-enable-prefix-caching: no lookups, no counters
+  int num_blocks = 0;                       // KV blocks including the null block 0 (vLLM's num_gpu_blocks)
+  int block_size = 16;                      // tokens per block
+  bool enable_prefix_caching = true;        // false = --no-enable-prefix-caching: no lookups, no counters
   BlockHashFn hash_fn = hash_block_tokens;  // test hook: a weak hash forces collisions
 };
 
@@ -53,8 +53,8 @@ class KvCacheManager {
   // nothing, when there are not enough free blocks. Counts a prefix-cache query when prefix is given.
   // PRECONDITIONS: prefix given => request has no blocks and num_computed_tokens == 0;
   // num_computed_tokens + prefix tokens + num_new_tokens <= token_ids.size() (only known tokens).
-  bool allocate_slots(const RequestId& request_id, std::span<const int32_t> token_ids, int num_computed_tokens,
-                      int num_new_tokens, const CachedPrefix* prefix = nullptr);
+  bool allocate_slots(const RequestId& request_id, std::span<const int32_t> token_ids,
+                      int num_computed_tokens, int num_new_tokens, const CachedPrefix* prefix = nullptr);
 
   // Registers the request's full blocks within [0, num_computed_tokens) in the prefix cache (call after
   // the step that computed them). A block whose key is already cached with the same verified contents
@@ -76,11 +76,11 @@ class KvCacheManager {
  private:
   // One request's KV state.
   struct RequestBlocks {
-    std::vector<int32_t> block_ids;        // block table: block i holds positions [i*bs, (i+1)*bs)
-    std::vector<uint64_t> block_hashes;    // chained hashes of the full blocks cached (or twinned) so far
-    std::vector<uint64_t> chain_cache_ids; // [block_hashes.size()] cache_id of the verified cached block
-                                           // holding each of those prefixes (own block or a twin)
-    bool chain_broken = false;             // a hash collision stopped caching for this request
+    std::vector<int32_t> block_ids;         // block table: block i holds positions [i*bs, (i+1)*bs)
+    std::vector<uint64_t> block_hashes;     // chained hashes of the full blocks cached (or twinned) so far
+    std::vector<uint64_t> chain_cache_ids;  // [block_hashes.size()] cache_id of the verified cached block
+                                            // holding each of those prefixes (own block or a twin)
+    bool chain_broken = false;              // a hash collision stopped caching for this request
   };
 
   KvCacheConfig config_;

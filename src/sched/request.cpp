@@ -13,22 +13,32 @@ bool is_finished(RequestStatus s) {
 
 std::string_view status_name(RequestStatus s) {
   switch (s) {
-    case RequestStatus::Waiting: return "WAITING";
-    case RequestStatus::Running: return "RUNNING";
-    case RequestStatus::Preempted: return "PREEMPTED";
-    case RequestStatus::FinishedStopped: return "FINISHED_STOPPED";
-    case RequestStatus::FinishedLengthCapped: return "FINISHED_LENGTH_CAPPED";
-    case RequestStatus::FinishedAborted: return "FINISHED_ABORTED";
+    case RequestStatus::Waiting:
+      return "WAITING";
+    case RequestStatus::Running:
+      return "RUNNING";
+    case RequestStatus::Preempted:
+      return "PREEMPTED";
+    case RequestStatus::FinishedStopped:
+      return "FINISHED_STOPPED";
+    case RequestStatus::FinishedLengthCapped:
+      return "FINISHED_LENGTH_CAPPED";
+    case RequestStatus::FinishedAborted:
+      return "FINISHED_ABORTED";
   }
   return "?";
 }
 
 std::string_view finish_reason(RequestStatus s) {
   switch (s) {
-    case RequestStatus::FinishedStopped: return "stop";
-    case RequestStatus::FinishedLengthCapped: return "length";
-    case RequestStatus::FinishedAborted: return "abort";
-    default: return "";
+    case RequestStatus::FinishedStopped:
+      return "stop";
+    case RequestStatus::FinishedLengthCapped:
+      return "length";
+    case RequestStatus::FinishedAborted:
+      return "abort";
+    default:
+      return "";
   }
 }
 
@@ -45,14 +55,17 @@ void Request::append_output_token(int32_t token_id) {
 }
 
 bool check_stop(Request& r, int max_model_len) {
-  if (r.output_token_ids.empty()) throw std::logic_error("check_stop without output tokens for " + r.request_id);
+  if (r.output_token_ids.empty())
+    throw std::logic_error("check_stop without output tokens for " + r.request_id);
   if (r.num_tokens() >= max_model_len || r.num_output_tokens() >= r.stop.max_tokens) {
     r.status = RequestStatus::FinishedLengthCapped;
     return true;
   }
   if (r.num_output_tokens() < r.stop.min_tokens) return false;
   const int32_t last = r.output_token_ids.back();
-  auto contains = [last](const std::vector<int32_t>& ids) { return std::find(ids.begin(), ids.end(), last) != ids.end(); };
+  auto contains = [last](const std::vector<int32_t>& ids) {
+    return std::find(ids.begin(), ids.end(), last) != ids.end();
+  };
   if (!r.stop.ignore_eos && contains(r.stop.eos_token_ids)) {
     r.status = RequestStatus::FinishedStopped;
     return true;

@@ -36,17 +36,17 @@ struct StopCriteria {
 };
 
 struct Request {
-  RequestId request_id;                  // unique among live requests
-  std::vector<int32_t> prompt_token_ids; // the prompt (non-empty)
-  std::vector<int32_t> output_token_ids; // generated so far (kept across preemption)
-  std::vector<int32_t> all_token_ids;    // prompt then outputs: every known token
-  int num_computed_tokens = 0;           // leading tokens of all_token_ids whose K/V are in the cache
-  int num_cached_tokens = -1;            // prefix-cache hit at first admission (-1 until admitted);
-                                         // usage.prompt_tokens_details.cached_tokens
-  int num_preemptions = 0;               // times this request was preempted
+  RequestId request_id;                   // unique among live requests
+  std::vector<int32_t> prompt_token_ids;  // the prompt (non-empty)
+  std::vector<int32_t> output_token_ids;  // generated so far (kept across preemption)
+  std::vector<int32_t> all_token_ids;     // prompt then outputs: every known token
+  int num_computed_tokens = 0;            // leading tokens of all_token_ids whose K/V are in the cache
+  int num_cached_tokens = -1;             // prefix-cache hit at first admission (-1 until admitted);
+                                          // usage.prompt_tokens_details.cached_tokens
+  int num_preemptions = 0;                // times this request was preempted
   RequestStatus status = RequestStatus::Waiting;
-  StopCriteria stop;                     // when to finish
-  std::optional<int32_t> stop_reason;    // the stop token id that finished it, if any (vLLM stop_reason)
+  StopCriteria stop;                   // when to finish
+  std::optional<int32_t> stop_reason;  // the stop token id that finished it, if any (vLLM stop_reason)
 
   Request() = default;
   Request(RequestId id, std::vector<int32_t> prompt, StopCriteria stop);

@@ -11,16 +11,18 @@
 namespace serval {
 
 namespace {
-std::string num(int64_t v) { return std::to_string(v); }
+std::string num(int64_t v) {
+  return std::to_string(v);
+}
 }  // namespace
 
 void SchedulerConfig::validate() const {
   check(max_num_seqs > 0, "max_num_seqs must be > 0, got " + num(max_num_seqs));
   check(max_num_batched_tokens > 0, "max_num_batched_tokens must be > 0, got " + num(max_num_batched_tokens));
   check(max_model_len > 0, "max_model_len must be > 0, got " + num(max_model_len));
-  check(max_num_batched_tokens >= max_num_seqs,
-        "max_num_batched_tokens (" + num(max_num_batched_tokens) +
-            ") must be greater than or equal to max_num_seqs (" + num(max_num_seqs) + ").");
+  check(max_num_batched_tokens >= max_num_seqs, "max_num_batched_tokens (" + num(max_num_batched_tokens) +
+                                                    ") must be greater than or equal to max_num_seqs (" +
+                                                    num(max_num_seqs) + ").");
   check(enable_chunked_prefill || max_num_batched_tokens >= max_model_len,
         "max_num_batched_tokens (" + num(max_num_batched_tokens) + ") is smaller than max_model_len (" +
             num(max_model_len) +
@@ -30,7 +32,8 @@ void SchedulerConfig::validate() const {
 
 Scheduler::Scheduler(const SchedulerConfig& config, const KvCacheConfig& kv_config)
     : config_(config), kv_((config.validate(), kv_config)) {
-  const int64_t per_request = (int64_t{config_.max_model_len} + kv_config.block_size - 1) / kv_config.block_size;
+  const int64_t per_request =
+      (int64_t{config_.max_model_len} + kv_config.block_size - 1) / kv_config.block_size;
   check(per_request <= kv_.pool().num_usable_blocks(),
         "The KV cache has " + num(kv_.pool().num_usable_blocks()) + " usable blocks of " +
             num(kv_config.block_size) + " tokens, fewer than the " + num(per_request) +
@@ -45,8 +48,9 @@ void Scheduler::add_request(Request request) {
         "The decoder prompt (length " + num(request.num_prompt_tokens()) +
             ") is longer than the maximum model length of " + num(config_.max_model_len) + ".");
   check(config_.enable_chunked_prefill || request.num_prompt_tokens() <= config_.max_num_batched_tokens,
-        "The prompt (length " + num(request.num_prompt_tokens()) + ") is longer than max_num_batched_tokens (" +
-            num(config_.max_num_batched_tokens) + ") and chunked prefill is disabled.");
+        "The prompt (length " + num(request.num_prompt_tokens()) +
+            ") is longer than max_num_batched_tokens (" + num(config_.max_num_batched_tokens) +
+            ") and chunked prefill is disabled.");
   check(request.stop.max_tokens >= 1, "max_tokens must be at least 1, got " + num(request.stop.max_tokens));
   check(!requests_.contains(id), "A request with id " + id + " is already running or waiting.");
   check(request.output_token_ids.empty() && request.num_computed_tokens == 0 &&
@@ -126,7 +130,8 @@ SchedulerOutput Scheduler::schedule() {
     n = std::min(n, budget);
     if (!kv_.allocate_slots(r->request_id, r->all_token_ids, 0, n, &prefix)) break;  // head-of-line waits
     waiting_.pop_front();
-    const ScheduleKind kind = r->status == RequestStatus::Preempted ? ScheduleKind::Resumed : ScheduleKind::New;
+    const ScheduleKind kind =
+        r->status == RequestStatus::Preempted ? ScheduleKind::Resumed : ScheduleKind::New;
     r->status = RequestStatus::Running;
     r->num_computed_tokens = prefix.num_tokens;
     if (r->num_cached_tokens < 0) r->num_cached_tokens = prefix.num_tokens;
@@ -193,7 +198,8 @@ std::vector<RequestOutput> Scheduler::update_from_output(const SchedulerOutput& 
 
 bool Scheduler::finish_request(const RequestId& request_id, RequestStatus finished_status) {
   if (!is_finished(finished_status))
-    throw std::logic_error("finish_request with non-finished status " + std::string(status_name(finished_status)));
+    throw std::logic_error("finish_request with non-finished status " +
+                           std::string(status_name(finished_status)));
   auto it = requests_.find(request_id);
   if (it == requests_.end()) return false;
   remove_finished(*it->second, finished_status);

@@ -16,10 +16,10 @@
 namespace serval {
 
 struct SchedulerConfig {
-  int max_num_seqs = 256;             // requests in one step at most (--max-num-seqs)
-  int max_num_batched_tokens = 2048;  // tokens in one step at most (--max-num-batched-tokens)
-  int max_model_len = 0;              // prompt + output tokens per request at most (--max-model-len), > 0
-  bool enable_chunked_prefill = true; // false: a prompt is computed in one step or waits
+  int max_num_seqs = 256;              // requests in one step at most (--max-num-seqs)
+  int max_num_batched_tokens = 2048;   // tokens in one step at most (--max-num-batched-tokens)
+  int max_model_len = 0;               // prompt + output tokens per request at most (--max-model-len), > 0
+  bool enable_chunked_prefill = true;  // false: a prompt is computed in one step or waits
   // Throws serval::Error naming the first bad field (vLLM's rules: max_num_batched_tokens >= max_num_seqs,
   // and >= max_model_len when chunked prefill is off).
   void validate() const;
@@ -27,13 +27,14 @@ struct SchedulerConfig {
 
 // Counters and gauges for /metrics and the periodic stats log line.
 struct SchedulerStats {
-  int num_running = 0;          // vllm:num_requests_running
-  int num_waiting = 0;          // vllm:num_requests_waiting (incl. preempted)
-  double kv_cache_usage = 0.0;  // vllm:kv_cache_usage_perc, fraction in [0, 1]
+  int num_running = 0;            // vllm:num_requests_running
+  int num_waiting = 0;            // vllm:num_requests_waiting (incl. preempted)
+  double kv_cache_usage = 0.0;    // vllm:kv_cache_usage_perc, fraction in [0, 1]
   PrefixCacheStats prefix_cache;  // vllm:prefix_cache_queries / _hits (tokens)
-  int64_t num_preemptions = 0;  // vllm:num_preemptions
+  int64_t num_preemptions = 0;    // vllm:num_preemptions
 };
 
+// Not thread-safe: the engine thread owns it; HTTP threads hand aborts and new requests to that thread.
 class Scheduler {
  public:
   // Throws serval::Error on a bad config, or when one max_model_len request cannot fit in the KV blocks.
@@ -44,7 +45,8 @@ class Scheduler {
   // already live. The request's outputs/num_computed_tokens must be empty/0.
   void add_request(Request request);
 
-  // Plans one step. PRECONDITION: the previous schedule()'s output went through update_from_output.
+  // Plans one step. An empty output (nothing to run) needs no update_from_output.
+  // PRECONDITION: the previous non-empty schedule() output went through update_from_output.
   SchedulerOutput schedule();
 
   // Applies one step's results: advances num_computed_tokens, caches newly full blocks, appends the
@@ -77,11 +79,11 @@ class Scheduler {
   SchedulerConfig config_;
   KvCacheManager kv_;
   std::unordered_map<RequestId, std::unique_ptr<Request>> requests_;  // every live (unfinished) request
-  std::deque<Request*> waiting_;            // FCFS; preempted requests go to the front
-  std::vector<Request*> running_;           // admission order; the back is preempted first
-  std::vector<RequestId> finished_ids_;     // finished since the last schedule()
-  int64_t num_preemptions_ = 0;             // cumulative
-  bool awaiting_update_ = false;            // schedule() ran; update_from_output has not yet
+  std::deque<Request*> waiting_;         // FCFS; preempted requests go to the front
+  std::vector<Request*> running_;        // admission order; the back is preempted first
+  std::vector<RequestId> finished_ids_;  // finished since the last schedule()
+  int64_t num_preemptions_ = 0;          // cumulative
+  bool awaiting_update_ = false;         // schedule() ran; update_from_output has not yet
 };
 
 }  // namespace serval

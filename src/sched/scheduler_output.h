@@ -19,40 +19,40 @@ enum class ScheduleKind : uint8_t {
 
 // One request's share of a step.
 struct ScheduledRequest {
-  RequestId request_id;             // which request
+  RequestId request_id;  // which request
   ScheduleKind kind = ScheduleKind::Running;
-  int num_computed_tokens = 0;      // tokens already in the KV cache before this step (incl. prefix hits)
-  int num_tokens = 0;               // tokens computed this step (>= 1): a prefill chunk or 1 decode token
-  std::vector<int32_t> token_ids;   // [num_tokens] all_token_ids[num_computed_tokens, +num_tokens)
-  std::vector<int32_t> block_ids;   // the request's whole block table after this step's allocation
-  bool produces_logits = false;     // true when this step reaches the end of the request's known tokens,
-                                    // so its last row is sampled; false for a partial prefill chunk
+  int num_computed_tokens = 0;     // tokens already in the KV cache before this step (incl. prefix hits)
+  int num_tokens = 0;              // tokens computed this step (>= 1): a prefill chunk or 1 decode token
+  std::vector<int32_t> token_ids;  // [num_tokens] all_token_ids[num_computed_tokens, +num_tokens)
+  std::vector<int32_t> block_ids;  // the request's whole block table after this step's allocation
+  bool produces_logits = false;    // true when this step reaches the end of the request's known tokens,
+                                   // so its last row is sampled; false for a partial prefill chunk
 };
 
 struct SchedulerOutput {
-  std::vector<ScheduledRequest> scheduled;        // running requests first (in running order), then
-                                                  // admissions in FCFS order
-  int total_num_scheduled_tokens = 0;             // sum of num_tokens; <= max_num_batched_tokens
-  std::vector<RequestId> preempted_request_ids;   // preempted in this step (newest first); the engine logs
-                                                  // vLLM's preemption warning for them
-  std::vector<RequestId> finished_request_ids;    // finished or aborted since the previous schedule()
-                                                  // (so a model runner can drop per-request state)
-  int num_running = 0;                            // requests running after this schedule()
-  int num_waiting = 0;                            // requests waiting (incl. preempted) after it
+  std::vector<ScheduledRequest> scheduled;       // running requests first (in running order), then
+                                                 // admissions in FCFS order
+  int total_num_scheduled_tokens = 0;            // sum of num_tokens; <= max_num_batched_tokens
+  std::vector<RequestId> preempted_request_ids;  // preempted in this step (newest first); the engine logs
+                                                 // vLLM's preemption warning for them
+  std::vector<RequestId> finished_request_ids;   // finished or aborted since the previous schedule()
+                                                 // (so a model runner can drop per-request state)
+  int num_running = 0;                           // requests running after this schedule()
+  int num_waiting = 0;                           // requests waiting (incl. preempted) after it
 
   bool empty() const { return scheduled.empty(); }
 };
 
 // What one step did to one request (returned by Scheduler::update_from_output).
 struct RequestOutput {
-  RequestId request_id;                  // which request
-  std::vector<int32_t> new_token_ids;    // tokens appended this step (usually 0 or 1)
-  bool finished = false;                 // the request is done and its KV blocks are freed
+  RequestId request_id;                           // which request
+  std::vector<int32_t> new_token_ids;             // tokens appended this step (usually 0 or 1)
+  bool finished = false;                          // the request is done and its KV blocks are freed
   RequestStatus status = RequestStatus::Running;  // its status after this step
-  std::optional<int32_t> stop_reason;    // the stop token id that finished it, if any
-  int num_prompt_tokens = 0;             // prompt length (usage.prompt_tokens)
-  int num_output_tokens = 0;             // outputs so far (usage.completion_tokens)
-  int num_cached_tokens = 0;             // prefix-cache hit at first admission (usage cached_tokens)
+  std::optional<int32_t> stop_reason;             // the stop token id that finished it, if any
+  int num_prompt_tokens = 0;                      // prompt length (usage.prompt_tokens)
+  int num_output_tokens = 0;                      // outputs so far (usage.completion_tokens)
+  int num_cached_tokens = 0;                      // prefix-cache hit at first admission (usage cached_tokens)
 };
 
 }  // namespace serval

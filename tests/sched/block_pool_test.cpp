@@ -23,7 +23,7 @@ TEST(BlockPool, HandsOutIdsFromOneUpwardsAndNeverTheNullBlock) {
 }
 
 TEST(BlockPool, FreedUncachedBlocksRejoinAtTheBackInFreeOrder) {
-  BlockPool pool(6);  // usable 1..5
+  BlockPool pool(6);               // usable 1..5
   Ids a = pool.get_new_blocks(3);  // 1 2 3
   pool.free_blocks(Ids{3, 1});     // free list: 4 5 3 1
   EXPECT_EQ(pool.block(2).ref_count, 1);
@@ -51,13 +51,13 @@ TEST(BlockPool, RefCountsKeepSharedBlocksOutOfTheFreeCount) {
 }
 
 TEST(BlockPool, CachedBlocksAreEvictedOnlyWhenTheFreeListIsEmptyLeastRecentlyFreedFirst) {
-  BlockPool pool(5);  // usable 1..4
+  BlockPool pool(5);                 // usable 1..4
   Ids got = pool.get_new_blocks(3);  // 1 2 3
   const std::vector<int32_t> t{1, 2};
   pool.cache_block(1, 11, 0, t);
   pool.cache_block(2, 22, 0, t);
   pool.cache_block(3, 33, 0, t);
-  pool.free_blocks(Ids{2, 3, 1});    // LRU: 2 3 1
+  pool.free_blocks(Ids{2, 3, 1});  // LRU: 2 3 1
   EXPECT_EQ(pool.num_free_blocks(), 4);
   EXPECT_EQ(pool.get_new_blocks(1), (Ids{4}));  // the never-cached block first
   EXPECT_TRUE(pool.has_hash(22));
@@ -81,7 +81,7 @@ TEST(BlockPool, LookupVerifiesParentAndTokensSoACollisionIsAMiss) {
   EXPECT_NE(cid1, cid2);
   EXPECT_EQ(pool.find_cached(100, 0, t), 1);
   EXPECT_EQ(pool.find_cached(200, cid1, t), 2);
-  EXPECT_EQ(pool.find_cached(200, cid2, t), -1);                          // wrong parent
+  EXPECT_EQ(pool.find_cached(200, cid2, t), -1);                           // wrong parent
   EXPECT_EQ(pool.find_cached(100, 0, std::vector<int32_t>{5, 6, 8}), -1);  // same hash, other tokens
   EXPECT_EQ(pool.find_cached(300, 0, t), -1);
   EXPECT_THROW(pool.cache_block(3, 100, 0, t), std::logic_error);  // block 3 not in use

@@ -145,7 +145,9 @@ TEST(KvCacheManager, ConcurrentTwinPrefixesStayCorrectAndLaterBlocksChainThrough
   EXPECT_DOUBLE_EQ(kv.usage(), 0.0);
 }
 
-uint64_t constant_hash(uint64_t, std::span<const int32_t>) { return 42; }
+uint64_t constant_hash(uint64_t, std::span<const int32_t>) {
+  return 42;
+}
 
 TEST(KvCacheManager, HashCollisionsNeverReturnAnotherPrefixesBlocks) {
   KvCacheConfig c = config(10);
@@ -157,7 +159,7 @@ TEST(KvCacheManager, HashCollisionsNeverReturnAnotherPrefixesBlocks) {
   EXPECT_TRUE(kv.pool().block(1).cached);
   EXPECT_FALSE(kv.pool().block(2).cached);  // its key collides with block 1's: the chain stops here
   EXPECT_TRUE(kv.get_computed_blocks(Ids{9, 9, 9, 9, 1}).block_ids.empty());  // same key, other tokens
-  EXPECT_EQ(kv.get_computed_blocks(a).block_ids, (Ids{1}));  // genuine hit still works
+  EXPECT_EQ(kv.get_computed_blocks(a).block_ids, (Ids{1}));                   // genuine hit still works
   kv.free("a");
   EXPECT_DOUBLE_EQ(kv.usage(), 0.0);
 }
@@ -168,7 +170,7 @@ TEST(KvCacheManager, NoPrefixCachingNeverHitsNorCountsAndRecyclesBlocksFifo) {
   ASSERT_TRUE(admit(kv, "a", a));  // 1 2 3
   kv.cache_blocks("a", a, 9);
   EXPECT_FALSE(kv.pool().block(1).cached);
-  kv.free("a");                    // free list: 4 5 3 2 1
+  kv.free("a");  // free list: 4 5 3 2 1
   EXPECT_TRUE(kv.get_computed_blocks(a).block_ids.empty());
   ASSERT_TRUE(admit(kv, "b", a));
   EXPECT_EQ(kv.block_ids("b"), (Ids{4, 5, 3}));

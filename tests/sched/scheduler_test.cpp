@@ -200,7 +200,8 @@ TEST(Scheduler, RunningRequestsFirstThenWaitingInArrivalOrderUnderMaxNumSeqs) {
   h.add("e", iota(5, 5), 1);
   EXPECT_EQ(plan(h.step()), (Plan{{"c", 1}, {"e", 5}}));  // running c first
   EXPECT_FALSE(h.sched.has_unfinished_requests());
-  for (const char* id : {"a", "b", "d", "e"}) EXPECT_EQ(h.finished[id].status, RequestStatus::FinishedLengthCapped);
+  for (const char* id : {"a", "b", "d", "e"})
+    EXPECT_EQ(h.finished[id].status, RequestStatus::FinishedLengthCapped);
 }
 
 TEST(Scheduler, WithoutChunkedPrefillAPromptThatDoesNotFitWaitsWhileLaterOnesMayGo) {
@@ -367,7 +368,7 @@ TEST(Scheduler, MaxModelLenCapsGenerationAndStopStringsFinishThroughFinishReques
   h.step();
   h.step();
   EXPECT_TRUE(h.sched.finish_request("str", RequestStatus::FinishedStopped));  // engine saw a stop string
-  EXPECT_EQ(h.finished["cap"].status, RequestStatus::FinishedLengthCapped);       // 8 + 2 = max_model_len
+  EXPECT_EQ(h.finished["cap"].status, RequestStatus::FinishedLengthCapped);    // 8 + 2 = max_model_len
   EXPECT_EQ(h.outputs["cap"].size(), 2u);
   EXPECT_EQ(finish_reason(RequestStatus::FinishedLengthCapped), "length");
   EXPECT_FALSE(h.sched.has_unfinished_requests());
@@ -397,7 +398,9 @@ TEST(Scheduler, TinyKvBudgetGivesExactlyTheSameTokensAsALargeOne) {
     Ids p = (i % 3 == 0) ? Ids{} : system;
     const int extra = 1 + static_cast<int>(rng() % 20);
     for (int j = 0; j < extra; ++j) p.push_back(static_cast<int32_t>(rng() % 50));
-    specs.push_back({"r" + std::to_string(i), p, 1 + static_cast<int>(rng() % 12)});
+    RequestId id = "r";  // NOTE: not "r" + to_string(i): g++ 12 -O3 raises a false -Wrestrict on that
+    id += std::to_string(i);
+    specs.push_back({id, p, 1 + static_cast<int>(rng() % 12)});
   }
   for (bool chunked : {true, false})
     for (bool caching : {true, false}) {
