@@ -62,7 +62,7 @@ class LinearPathTest : public ::testing::TestWithParam<std::tuple<Isa, DType>> {
 
 TEST_P(LinearPathTest, MatchesDoublePrecisionReference) {
   const auto [isa, dtype] = GetParam();
-  const std::vector<Case> cases = {{1, 1}, {17, 33}, {48, 64}, {100, 517}, {35, 8960}, {300, 96}};
+  const std::vector<Case> cases = {{1, 1}, {17, 33}, {48, 64}, {100, 517}, {35, 8960}, {300, 96}, {1000, 300}};
   const std::vector<int64_t> rows = {1, 2, 3, 4, 5, 8, 9, 15, 16, 17, 33, 128};
   ThreadPool pool(3);  // an odd split, so chunk edges fall inside panels
   std::mt19937 rng(1234);

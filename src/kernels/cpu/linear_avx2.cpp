@@ -45,24 +45,32 @@ void block16_tile(const PackedWeights& w, const float* x, float* y, int64_t b, i
   const size_t es = dtype_size(D);
   const auto* base = static_cast<const uint8_t*>(w.data);
   const uint8_t* blk[NB];
+  #pragma GCC unroll 16
   for (int j = 0; j < NB; ++j) blk[j] = base + static_cast<size_t>((b + j) * 16 * k) * es;
   __m256 acc[M][2 * NB];
+  #pragma GCC unroll 16
   for (int i = 0; i < M; ++i)
+    #pragma GCC unroll 16
     for (int j = 0; j < 2 * NB; ++j) acc[i][j] = _mm256_setzero_ps();
   const float* xr = x + i0 * k;
   for (int64_t s = 0; s < k; ++s) {
     __m256 wv[2 * NB];
+    #pragma GCC unroll 16
     for (int j = 0; j < NB; ++j) {
       _mm_prefetch(reinterpret_cast<const char*>(blk[j]) + (s + 16) * 16 * es, _MM_HINT_T0);
       wv[2 * j] = load_w8<D>(blk[j], s * 16);
       wv[2 * j + 1] = load_w8<D>(blk[j], s * 16 + 8);
     }
+    #pragma GCC unroll 16
     for (int i = 0; i < M; ++i) {
       const __m256 a = _mm256_broadcast_ss(xr + i * k + s);
+      #pragma GCC unroll 16
       for (int j = 0; j < 2 * NB; ++j) acc[i][j] = _mm256_fmadd_ps(wv[j], a, acc[i][j]);
     }
   }
+  #pragma GCC unroll 16
   for (int i = 0; i < M; ++i)
+    #pragma GCC unroll 16
     for (int j = 0; j < 2 * NB; ++j) {
       const int64_t col = b * 16 + j * 8;
       store8(y + (i0 + i) * w.n + col, acc[i][j], w.bias.empty() ? nullptr : w.bias.data() + col,

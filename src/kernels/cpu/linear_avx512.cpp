@@ -42,24 +42,32 @@ void vnni_dp_tile(const PackedWeights& w, const uint16_t* xb, float* y, const Ti
   const int64_t pairs = w.k_pad / 2;
   const auto* wd = static_cast<const uint16_t*>(w.data);
   const uint16_t* blk[NB];
+  #pragma GCC unroll 16
   for (int j = 0; j < NB; ++j) blk[j] = wd + (t.b + j) * pairs * 32;
   __m512 acc[M][NB];
+  #pragma GCC unroll 16
   for (int i = 0; i < M; ++i)
+    #pragma GCC unroll 16
     for (int j = 0; j < NB; ++j) acc[i][j] = _mm512_setzero_ps();
   const auto* x32 = reinterpret_cast<const int32_t*>(xb + t.i0 * w.k_pad);
   const int64_t ldx = w.k_pad / 2;
   for (int64_t p = 0; p < pairs; ++p) {
     __m512bh wv[NB];
+    #pragma GCC unroll 16
     for (int j = 0; j < NB; ++j) {
       _mm_prefetch(reinterpret_cast<const char*>(blk[j] + (p + 32) * 32), _MM_HINT_T0);
       wv[j] = reinterpret_cast<__m512bh>(_mm512_load_si512(blk[j] + p * 32));
     }
+    #pragma GCC unroll 16
     for (int i = 0; i < M; ++i) {
       const __m512bh xv = reinterpret_cast<__m512bh>(_mm512_set1_epi32(x32[i * ldx + p]));
+      #pragma GCC unroll 16
       for (int j = 0; j < NB; ++j) acc[i][j] = _mm512_dpbf16_ps(acc[i][j], wv[j], xv);
     }
   }
+  #pragma GCC unroll 16
   for (int i = 0; i < M; ++i)
+    #pragma GCC unroll 16
     for (int j = 0; j < NB; ++j) {
       const int64_t col = (t.b + j) * 16;
       store_row(y + (t.i0 + i) * w.n + col, acc[i][j], w.bias.empty() ? nullptr : w.bias.data() + col,
@@ -73,37 +81,48 @@ void vnni_fma_tile(const PackedWeights& w, const float* x, float* y, const Tile&
   const int64_t pairs = w.k_pad / 2, kfull = w.k / 2;
   const auto* wd = static_cast<const uint16_t*>(w.data);
   const uint16_t* blk[NB];
+  #pragma GCC unroll 16
   for (int j = 0; j < NB; ++j) blk[j] = wd + (t.b + j) * pairs * 32;
   __m512 acc[M][NB];
+  #pragma GCC unroll 16
   for (int i = 0; i < M; ++i)
+    #pragma GCC unroll 16
     for (int j = 0; j < NB; ++j) acc[i][j] = _mm512_setzero_ps();
   const __m512i hi_mask = _mm512_set1_epi32(static_cast<int32_t>(0xffff0000u));
   const float* xr = x + t.i0 * w.k;
   auto step = [&](int64_t p, const float* xe, const float* xo) {
     __m512 we[NB], wo[NB];
+    #pragma GCC unroll 16
     for (int j = 0; j < NB; ++j) {
       _mm_prefetch(reinterpret_cast<const char*>(blk[j] + (p + 32) * 32), _MM_HINT_T0);
       const __m512i v = _mm512_load_si512(blk[j] + p * 32);
       we[j] = _mm512_castsi512_ps(_mm512_slli_epi32(v, 16));
       wo[j] = _mm512_castsi512_ps(_mm512_and_si512(v, hi_mask));
     }
+    #pragma GCC unroll 16
     for (int i = 0; i < M; ++i) {
       const __m512 a = _mm512_set1_ps(xe[i * w.k]);
       const __m512 b = _mm512_set1_ps(xo[i * w.k]);
+      #pragma GCC unroll 16
       for (int j = 0; j < NB; ++j) acc[i][j] = _mm512_fmadd_ps(we[j], a, _mm512_fmadd_ps(wo[j], b, acc[i][j]));
     }
   };
   for (int64_t p = 0; p < kfull; ++p) step(p, xr + 2 * p, xr + 2 * p + 1);
   if (w.k & 1) {  // odd k: the last pair's second weight is zero padding, so only its first element counts
     __m512 we[NB];
+    #pragma GCC unroll 16
     for (int j = 0; j < NB; ++j)
       we[j] = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_load_si512(blk[j] + kfull * 32), 16));
+    #pragma GCC unroll 16
     for (int i = 0; i < M; ++i) {
       const __m512 a = _mm512_set1_ps(xr[i * w.k + 2 * kfull]);
+      #pragma GCC unroll 16
       for (int j = 0; j < NB; ++j) acc[i][j] = _mm512_fmadd_ps(we[j], a, acc[i][j]);
     }
   }
+  #pragma GCC unroll 16
   for (int i = 0; i < M; ++i)
+    #pragma GCC unroll 16
     for (int j = 0; j < NB; ++j) {
       const int64_t col = (t.b + j) * 16;
       store_row(y + (t.i0 + i) * w.n + col, acc[i][j], w.bias.empty() ? nullptr : w.bias.data() + col,
@@ -128,25 +147,33 @@ template <DType D, int M, int NB>
 void block16_tile(const PackedWeights& w, const float* x, float* y, const Tile& t) {
   const int64_t k = w.k;
   __m512 acc[M][NB];
+  #pragma GCC unroll 16
   for (int i = 0; i < M; ++i)
+    #pragma GCC unroll 16
     for (int j = 0; j < NB; ++j) acc[i][j] = _mm512_setzero_ps();
   const float* xr = x + t.i0 * k;
   const size_t es = dtype_size(D);
   const auto* base = static_cast<const uint8_t*>(w.data);
   const uint8_t* blk[NB];
+  #pragma GCC unroll 16
   for (int j = 0; j < NB; ++j) blk[j] = base + static_cast<size_t>((t.b + j) * 16 * k) * es;
   for (int64_t s = 0; s < k; ++s) {
     __m512 wv[NB];
+    #pragma GCC unroll 16
     for (int j = 0; j < NB; ++j) {
       _mm_prefetch(reinterpret_cast<const char*>(blk[j]) + (s + 16) * 16 * es, _MM_HINT_T0);
       wv[j] = load_w16<D>(blk[j], s * 16);
     }
+    #pragma GCC unroll 16
     for (int i = 0; i < M; ++i) {
       const __m512 a = _mm512_set1_ps(xr[i * k + s]);
+      #pragma GCC unroll 16
       for (int j = 0; j < NB; ++j) acc[i][j] = _mm512_fmadd_ps(wv[j], a, acc[i][j]);
     }
   }
+  #pragma GCC unroll 16
   for (int i = 0; i < M; ++i)
+    #pragma GCC unroll 16
     for (int j = 0; j < NB; ++j) {
       const int64_t col = (t.b + j) * 16;
       store_row(y + (t.i0 + i) * w.n + col, acc[i][j], w.bias.empty() ? nullptr : w.bias.data() + col,
