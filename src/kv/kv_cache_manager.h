@@ -1,6 +1,10 @@
 // KvCacheManager: the scheduler's only view of KV memory (vLLM v1's get_computed_blocks / allocate_slots /
 // free): per-request block tables, prefix-cache lookups and caching of full computed blocks, usage and
 // prefix-cache counters. Full-attention layers only; sliding-window layers (gemma-2) are future work.
+// NOTE: why a hit can never return another prefix's KV, even on a 64-bit hash collision: a hit on block i
+// must match its tokens AND record as parent the exact caching event (cache_id, never reused) of the block
+// matched at i-1, so by induction the whole prefix is equal token for token. Blocks are cached only after
+// the step that computed them (cache_blocks), so a hit never reads K/V being written in the same step.
 #pragma once
 
 #include <cstdint>

@@ -19,8 +19,8 @@ enum class ScheduleKind : uint8_t {
 
 // One request's share of a step.
 struct ScheduledRequest {
-  RequestId request_id;  // which request
-  ScheduleKind kind = ScheduleKind::Running;
+  RequestId request_id;                       // which request
+  ScheduleKind kind = ScheduleKind::Running;  // new, resumed after preemption, or already running
   int num_computed_tokens = 0;     // tokens already in the KV cache before this step (incl. prefix hits)
   int num_tokens = 0;              // tokens computed this step (>= 1): a prefill chunk or 1 decode token
   std::vector<int32_t> token_ids;  // [num_tokens] all_token_ids[num_computed_tokens, +num_tokens)
@@ -46,7 +46,7 @@ struct SchedulerOutput {
 // What one step did to one request (returned by Scheduler::update_from_output).
 struct RequestOutput {
   RequestId request_id;                           // which request
-  std::vector<int32_t> new_token_ids;             // tokens appended this step (usually 0 or 1)
+  std::vector<int32_t> new_token_ids;             // tokens appended this step (one today)
   bool finished = false;                          // the request is done and its KV blocks are freed
   RequestStatus status = RequestStatus::Running;  // its status after this step
   std::optional<int32_t> stop_reason;             // the stop token id that finished it, if any
