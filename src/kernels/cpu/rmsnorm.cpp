@@ -1,0 +1,21 @@
+// RMSNorm: the sum of squares is accumulated in double so long rows lose no precision.
+#include "kernels/cpu/rmsnorm.h"
+
+#include <cmath>
+
+namespace serval::cpu {
+
+void rms_norm(const float* x, const float* weight, int64_t m, int64_t n, float eps, float* y,
+              bool weight_plus_one) {
+  const float offset = weight_plus_one ? 1.0f : 0.0f;
+  for (int64_t r = 0; r < m; ++r) {
+    const float* xr = x + r * n;
+    float* yr = y + r * n;
+    double ss = 0.0;
+    for (int64_t i = 0; i < n; ++i) ss += static_cast<double>(xr[i]) * xr[i];
+    const float scale = static_cast<float>(1.0 / std::sqrt(ss / static_cast<double>(n) + eps));
+    for (int64_t i = 0; i < n; ++i) yr[i] = (xr[i] * scale) * (weight[i] + offset);
+  }
+}
+
+}  // namespace serval::cpu
