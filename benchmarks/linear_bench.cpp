@@ -155,6 +155,22 @@ void BM_Model(benchmark::State& state) {
   state.SetLabel("qwen2.5-1.5b bf16 " + isa_name(isa) + (with_lm_head ? " +lm_head" : " layers only"));
 }
 
+// Args: shape, isa. Load-time cost: packing one BF16 weight matrix for the path (GB/s of checkpoint bytes).
+void BM_Pack(benchmark::State& state) {
+  const int shape = static_cast<int>(state.range(0));
+  const Isa isa = static_cast<Isa>(state.range(1));
+  if (skip_unsupported(state, isa)) return;
+  const Shape& s = kShapes[shape];
+  const void* src = source_weights(shape, DType::BF16);
+  for (auto _ : state) {
+    Linear lin = Linear::create(WeightView{DType::BF16, s.n, s.k, src}, nullptr, isa);
+    benchmark::DoNotOptimize(lin);
+  }
+  state.counters["GB/s"] = benchmark::Counter(
+      static_cast<double>(state.iterations()) * static_cast<double>(s.n * s.k * 2) / 1e9, benchmark::Counter::kIsRate);
+  state.SetLabel(std::string(s.name) + " " + isa_name(isa));
+}
+
 // NOTE: a plain streaming read (sum of 64-bit words, 8 accumulators) is the decode roofline; compiled
 // for AVX-512 when the CPU has it so it issues the same load width as the kernels.
 __attribute__((target("avx512f"))) uint64_t sum_words_avx512(const uint64_t* p, size_t n) {
@@ -219,6 +235,11 @@ void gemm_args(benchmark::internal::Benchmark* b) {
 BENCHMARK(BM_ReadBandwidth)->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Gemv)->Apply(gemv_args)->UseRealTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_Gemm)->Apply(gemm_args)->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_Pack)
+    ->Args({4, static_cast<int>(Isa::Amx)})
+    ->Args({4, static_cast<int>(Isa::Avx2)})
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Model)
     ->Args({static_cast<int>(Isa::Amx), 1})
     ->Args({static_cast<int>(Isa::Avx512Bf16), 1})

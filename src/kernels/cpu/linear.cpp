@@ -2,6 +2,8 @@
 // per-ISA kernels (linear_avx2.cpp, linear_avx512.cpp, linear_amx.cpp). Also the scalar reference path.
 #include "kernels/cpu/linear.h"
 
+#include <sys/mman.h>
+
 #include <algorithm>
 #include <cstring>
 #include <new>
@@ -18,10 +20,15 @@ struct Linear::Impl {
 };
 
 std::unique_ptr<void, AlignedFree> aligned_zeroed(size_t bytes) {
-  size_t rounded = (bytes + 63) / 64 * 64;
-  if (rounded == 0) rounded = 64;
-  void* p = std::aligned_alloc(64, rounded);
-  if (p == nullptr) throw Error("Linear: out of memory packing " + std::to_string(bytes) + " bytes of weights");
+  // NOTE: big weight buffers go on 2 MiB-aligned transparent huge pages: a 3 GB model then packs with
+  // ~1.5k page faults instead of ~750k, and streaming it does not thrash the TLB.
+  constexpr size_t kHuge = size_t{2} << 20;
+  const size_t align = bytes >= 2 * kHuge ? kHuge : 64;
+  size_t rounded = (bytes + align - 1) / align * align;
+  if (rounded == 0) rounded = align;
+  void* p = std::aligned_alloc(align, rounded);
+  if (p == nullptr) throw Error("Linear: out of memory allocating " + std::to_string(bytes) + " bytes");
+  if (align == kHuge) madvise(p, rounded, MADV_HUGEPAGE);
   std::memset(p, 0, rounded);
   return std::unique_ptr<void, AlignedFree>(p);
 }
@@ -45,40 +52,47 @@ namespace {
 
 int64_t round_up(int64_t v, int64_t to) { return (v + to - 1) / to * to; }
 
-// Block16: dst[b][t][r] = W[b*16 + r][t], in the checkpoint dtype, rows past n zero.
+// Block16: dst[b][t][r] = W[b*16 + r][t], in the checkpoint dtype (E is its storage type), rows past n
+// left zero. Reads 16 rows in parallel so the writes are sequential.
+template <typename E>
 void pack_block16(const WeightView& w, PackedWeights& p, ThreadPool& pool) {
-  const size_t es = dtype_size(w.dtype);
   const int64_t k = w.in_features, n = w.out_features;
-  p.storage = aligned_zeroed(static_cast<size_t>(p.n_pad * k) * es);
-  auto* dst = static_cast<uint8_t*>(p.storage.get());
-  const auto* src = static_cast<const uint8_t*>(w.data);
+  p.storage = aligned_zeroed(static_cast<size_t>(p.n_pad * k) * sizeof(E));
+  auto* dst = static_cast<E*>(p.storage.get());
+  const auto* src = static_cast<const E*>(w.data);
   pool.parallel_for(p.num_blocks(), [&](int64_t b0, int64_t b1) {
     for (int64_t b = b0; b < b1; ++b) {
       const int64_t rows = std::min<int64_t>(kBlockN, n - b * kBlockN);
-      uint8_t* blk = dst + static_cast<size_t>(b * kBlockN * k) * es;
-      for (int64_t r = 0; r < rows; ++r) {
-        const uint8_t* row = src + static_cast<size_t>((b * kBlockN + r) * k) * es;
-        for (int64_t t = 0; t < k; ++t)
-          std::memcpy(blk + static_cast<size_t>(t * kBlockN + r) * es, row + static_cast<size_t>(t) * es, es);
-      }
+      E* blk = dst + b * kBlockN * k;
+      const E* row[kBlockN];
+      for (int64_t r = 0; r < rows; ++r) row[r] = src + (b * kBlockN + r) * k;
+      for (int64_t t = 0; t < k; ++t)
+        for (int64_t r = 0; r < rows; ++r) blk[t * kBlockN + r] = row[r][t];
     }
   });
 }
 
-// Vnni16 (bf16 only): dst[b][p][r][e] = W[b*16 + r][2p + e], zero outside [n, k].
+// Vnni16 (bf16 only): dst[b][q][r][e] = W[b*16 + r][2q + e], zero outside [n, k]. A (2q, 2q+1) pair is
+// one 32-bit word in both layouts, so this is a 16-row transpose of 32-bit words.
 void pack_vnni16(const WeightView& w, PackedWeights& p, ThreadPool& pool) {
-  const int64_t k = w.in_features, n = w.out_features, pairs = p.k_pad / 2;
+  const int64_t k = w.in_features, n = w.out_features, pairs = p.k_pad / 2, full = k / 2;
   p.storage = aligned_zeroed(static_cast<size_t>(p.n_pad * p.k_pad) * 2);
-  auto* dst = static_cast<uint16_t*>(p.storage.get());
+  auto* dst = static_cast<uint32_t*>(p.storage.get());
   const auto* src = static_cast<const uint16_t*>(w.data);
   pool.parallel_for(p.num_blocks(), [&](int64_t b0, int64_t b1) {
     for (int64_t b = b0; b < b1; ++b) {
       const int64_t rows = std::min<int64_t>(kBlockN, n - b * kBlockN);
-      uint16_t* blk = dst + b * pairs * kBlockN * 2;
-      for (int64_t r = 0; r < rows; ++r) {
-        const uint16_t* row = src + (b * kBlockN + r) * k;
-        for (int64_t t = 0; t < k; ++t) blk[((t / 2) * kBlockN + r) * 2 + (t & 1)] = row[t];
-      }
+      uint32_t* blk = dst + b * pairs * kBlockN;
+      const uint16_t* row[kBlockN];
+      for (int64_t r = 0; r < rows; ++r) row[r] = src + (b * kBlockN + r) * k;
+      for (int64_t q = 0; q < full; ++q)
+        for (int64_t r = 0; r < rows; ++r) {
+          uint32_t v;
+          std::memcpy(&v, row[r] + 2 * q, 4);  // rows may be only 2-byte aligned
+          blk[q * kBlockN + r] = v;
+        }
+      if (k & 1)  // odd k: the last pair is (W[n][k-1], 0)
+        for (int64_t r = 0; r < rows; ++r) blk[full * kBlockN + r] = row[r][k - 1];
     }
   });
 }
@@ -126,7 +140,11 @@ Linear Linear::create(const WeightView& w, const float* bias, Isa isa) {
     p.layout = PackLayout::Block16;
     p.n_pad = round_up(p.n, kBlockN);
     p.k_pad = p.k;
-    pack_block16(w, p, pool);
+    switch (w.dtype) {
+      case DType::F32: pack_block16<uint32_t>(w, p, pool); break;
+      case DType::F16:
+      case DType::BF16: pack_block16<uint16_t>(w, p, pool); break;
+    }
     p.data = p.storage.get();
   }
   if (bias != nullptr) {
