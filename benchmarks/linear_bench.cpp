@@ -227,7 +227,10 @@ void gemv_args(benchmark::internal::Benchmark* b) {
 void gemm_args(benchmark::internal::Benchmark* b) {
   for (int shape = 0; shape < 4; ++shape)
     for (Isa isa : {Isa::Amx, Isa::Avx512Bf16, Isa::Avx2}) b->Args({shape, static_cast<int>(isa), static_cast<int>(DType::BF16), 128});
-  for (int64_t m : {16, 32, 64, 512}) b->Args({2, static_cast<int>(Isa::Amx), static_cast<int>(DType::BF16), m});
+  for (int64_t m : {5, 8, 16, 32, 64, 512}) {
+    b->Args({2, static_cast<int>(Isa::Amx), static_cast<int>(DType::BF16), m});
+    b->Args({2, static_cast<int>(Isa::Avx512Bf16), static_cast<int>(DType::BF16), m});
+  }
   for (DType d : {DType::F16, DType::F32})
     for (Isa isa : {Isa::Avx512Bf16, Isa::Avx2}) b->Args({2, static_cast<int>(isa), static_cast<int>(d), 128});
 }

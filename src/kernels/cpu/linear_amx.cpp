@@ -18,8 +18,9 @@ namespace serval::cpu {
 
 namespace {
 
-// Below this many rows the AVX-512 kernels are used (measured in benchmarks/linear_bench.cpp).
-constexpr int64_t kAmxMinRows = 16;
+// Below this many rows the AVX-512 f32-FMA GEMV is used (memory-bound either way, and it keeps x in f32);
+// from 5 rows on AMX wins (gate_up, 1 thread: m=8 0.97 ms vs 1.88 ms for vdpbf16ps; BM_Gemm).
+constexpr int64_t kAmxMinRows = 5;
 // K elements per AMX step (one bf16 tile row).
 constexpr int64_t kTileK = 32;
 // K elements per cache block: the B panel slice of a block (2 x 16 columns x 256 x 2 B = 16 KiB) stays in
