@@ -123,16 +123,20 @@ std::string render_impl(const jinja::Template& tmpl, const std::string& bos, con
                         bool add_generation_prompt, const Json& extra_context) {
   ValueDict globals;
   add_globals(globals, now);
-  globals.set("messages", Value::from_json(messages));
-  globals.set("tools", Value::from_json(tools));
-  globals.set("documents", Value::none());
-  globals.set("add_generation_prompt", Value(add_generation_prompt));
-  if (!bos.empty()) globals.set("bos_token", Value(bos));
-  if (!eos.empty()) globals.set("eos_token", Value(eos));
-  if (!extra_context.is_null()) {
-    if (!extra_context.is_object()) throw Error("chat template: extra context must be a JSON object");
-    for (auto it = extra_context.begin(); it != extra_context.end(); ++it)
-      globals.set(it.key(), Value::from_json(it.value()));
+  try {
+    globals.set("messages", Value::from_json(messages));
+    globals.set("tools", Value::from_json(tools));
+    globals.set("documents", Value::none());
+    globals.set("add_generation_prompt", Value(add_generation_prompt));
+    if (!bos.empty()) globals.set("bos_token", Value(bos));
+    if (!eos.empty()) globals.set("eos_token", Value(eos));
+    if (!extra_context.is_null()) {
+      if (!extra_context.is_object()) throw Error("chat template: extra context must be a JSON object");
+      for (auto it = extra_context.begin(); it != extra_context.end(); ++it)
+        globals.set(it.key(), Value::from_json(it.value()));
+    }
+  } catch (const RenderError& e) {
+    throw Error(std::string("chat template input: ") + e.what());
   }
   try {
     return jinja::render_template(tmpl, globals);

@@ -48,6 +48,14 @@ TEST(ChatTemplate, TojsonKeepsTheRequestKeyOrder) {
             R"({"function": {"description": "d", "name": "f"}, "type": "function"})");
 }
 
+TEST(ChatTemplate, DeeplyNestedInputIsAnError) {
+  ordered_json deep = "x";
+  for (int i = 0; i < 300; ++i) deep = ordered_json::array({deep});  // the limit is 256 levels
+  ChatTemplate t("{{ messages | length }}");
+  ordered_json msgs = ordered_json::array({{{"role", "user"}, {"content", deep}}});
+  EXPECT_THROW(t.render(msgs, ordered_json(nullptr), false), Error);
+}
+
 TEST(ChatTemplate, StrftimeNowReadsTheInjectedClock) {
   ChatTemplate t("{{ strftime_now('%d %b %Y') }}");
   t.set_clock([] { return static_cast<std::time_t>(1721995200); });  // 2024-07-26 12:00 UTC

@@ -132,6 +132,14 @@ TEST(Jinja, SandboxRefusesMutation) {
   EXPECT_NE(error_of("{% set d = {} %}{{ d.update({'a': 1}) }}").find("unsafe"), std::string::npos);
 }
 
+TEST(Jinja, HostileTemplatesFailCleanly) {
+  EXPECT_NE(error_of("{{ " + std::string(5000, '(') + "1" + std::string(5000, ')') + " }}").find("nests too deeply"), std::string::npos);
+  EXPECT_NE(error_of("{{" + std::string(5000, '-') + "1 }}").find("nests too deeply"), std::string::npos);
+  EXPECT_NE(error_of("{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}").find("recursion"), std::string::npos);
+  EXPECT_NE(error_of("{{ range(1000000) | length }}").find("range too big"), std::string::npos);
+  EXPECT_NE(error_of("{{ 'x' * 100000000 }}").find("too large"), std::string::npos);
+}
+
 TEST(Jinja, SyntaxErrorsNameTheLine) {
   EXPECT_NE(error_of("a\n{% if x %}\nb\n{% endfor %}").find("chat template line 4:"), std::string::npos);
   EXPECT_NE(error_of("a\n\n{% for x in y %}never closed").find("chat template line 3:"), std::string::npos)

@@ -305,6 +305,9 @@ class Interpreter {
         if (!known) throw RenderError("macro '" + name + "' takes no keyword argument '" + key + "'");
         local->set(key, v);
       }
+      if (macro_depth_ >= kMaxMacroDepth)
+        throw RenderError("maximum recursion depth exceeded in macro '" + name + "'");
+      ++macro_depth_;
       auto saved = std::move(scopes_);
       scopes_ = closure;
       scopes_.push_back(local);
@@ -315,9 +318,11 @@ class Interpreter {
                                                : Value::undefined("parameter '" + p.name + "' was not provided"));
         std::string text = capture(body);
         scopes_ = std::move(saved);
+        --macro_depth_;
         return Value(std::move(text));
       } catch (...) {
         scopes_ = std::move(saved);
+        --macro_depth_;
         throw;
       }
     });
@@ -526,7 +531,9 @@ class Interpreter {
     return Value(true);
   }
 
+  static constexpr int kMaxMacroDepth = 64;  // Python would raise RecursionError; we must not overflow the stack
   const ValueDict& globals_;
+  int macro_depth_ = 0;
   std::vector<std::shared_ptr<ValueDict>> scopes_;
   std::string* out_ = nullptr;
 };

@@ -21,6 +21,16 @@ class Parser {
   }
 
  private:
+  // Bounds recursion so that a hostile template cannot overflow the stack.
+  struct DepthGuard {
+    DepthGuard(Parser& p) : parser(p) {
+      if (++parser.depth_ > kMaxDepth) parser.fail(parser.cur(), "template nests too deeply (more than " + std::to_string(kMaxDepth) + " levels)");
+    }
+    ~DepthGuard() { --parser.depth_; }
+    Parser& parser;
+  };
+  static constexpr int kMaxDepth = 100;
+
   const Token& cur() const { return tokens_[pos_]; }
   const Token& peek(size_t ahead = 1) const { return tokens_[std::min(pos_ + ahead, tokens_.size() - 1)]; }
   const Token& next() { return tokens_[pos_ < tokens_.size() - 1 ? pos_++ : pos_]; }
@@ -70,6 +80,7 @@ class Parser {
 
   // Parses statements until a {% name %} with name in `end_names` (left unconsumed, positioned at the name).
   Body subparse(std::initializer_list<const char*> end_names) {
+    DepthGuard guard(*this);
     Body body;
     while (true) {
       const Token& t = cur();
@@ -279,6 +290,7 @@ class Parser {
   }
 
   ExprPtr parse_expression() {
+    DepthGuard guard(*this);
     ExprPtr expr = parse_or();
     while (is_name("if")) {
       int line = next().line;
@@ -309,6 +321,7 @@ class Parser {
   }
 
   ExprPtr parse_not() {
+    DepthGuard guard(*this);
     if (is_name("not")) {
       int line = next().line;
       return std::make_unique<UnaryExpr>(UnaryOp::Not, parse_not(), line);
@@ -385,6 +398,7 @@ class Parser {
   }
 
   ExprPtr parse_unary(bool with_filter) {
+    DepthGuard guard(*this);
     ExprPtr node;
     if (is_op("-") || is_op("+")) {
       const Token& t = next();
@@ -588,6 +602,7 @@ class Parser {
 
   std::vector<Token> tokens_;
   size_t pos_ = 0;
+  int depth_ = 0;
 };
 
 }  // namespace

@@ -14,8 +14,11 @@ namespace serval::jinja {
 
 namespace {
 
+constexpr int kMaxJsonDepth = 256;  // deeper input would risk the stack in the recursive walks
+
 template <typename Json>
-Value value_from_json(const Json& j) {
+Value value_from_json(const Json& j, int depth = 0) {
+  if (depth > kMaxJsonDepth) throw RenderError("JSON input nests more than " + std::to_string(kMaxJsonDepth) + " levels");
   switch (j.type()) {
     case nlohmann::json::value_t::null:
       return Value::none();
@@ -32,13 +35,13 @@ Value value_from_json(const Json& j) {
     case nlohmann::json::value_t::array: {
       ValueList list;
       list.reserve(j.size());
-      for (const auto& item : j) list.push_back(value_from_json(item));
+      for (const auto& item : j) list.push_back(value_from_json(item, depth + 1));
       return Value(std::move(list));
     }
     case nlohmann::json::value_t::object: {
       ValueDict dict;
       dict.items.reserve(j.size());
-      for (auto it = j.begin(); it != j.end(); ++it) dict.items.emplace_back(it.key(), value_from_json(it.value()));
+      for (auto it = j.begin(); it != j.end(); ++it) dict.items.emplace_back(it.key(), value_from_json(it.value(), depth + 1));
       return Value(std::move(dict));
     }
     default:
