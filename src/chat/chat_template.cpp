@@ -3,12 +3,12 @@
 // library, and byte-exact agreement with Python Jinja2 needs control over every whitespace rule.
 #include "chat/chat_template.h"
 
+#include <filesystem>
+
 #include "chat/jinja/interpreter.h"
 #include "chat/jinja/parser.h"
 #include "core/error.h"
 #include "core/mapped_file.h"
-
-#include <filesystem>
 
 namespace serval {
 
@@ -27,7 +27,8 @@ std::string token_string(const nlohmann::json& config, const char* key) {
     auto content = it->find("content");
     if (content != it->end() && content->is_string()) return content->get<std::string>();
   }
-  throw Error(std::string("tokenizer_config.json: ") + key + " must be a string or an object with \"content\"");
+  throw Error(std::string("tokenizer_config.json: ") + key +
+              " must be a string or an object with \"content\"");
 }
 
 // The chat_template field: a string, or a list of {"name", "template"} from which "default" is used.
@@ -71,7 +72,8 @@ void add_globals(ValueDict& globals, const std::function<std::time_t()>& now) {
               }));
   globals.set("strftime_now", Value::callable("strftime_now", [now](const CallArgs& args) {
                 const Value* fmt = args.get("format", 0);
-                if (fmt == nullptr || !fmt->is_string()) throw RenderError("strftime_now() needs a format string");
+                if (fmt == nullptr || !fmt->is_string())
+                  throw RenderError("strftime_now() needs a format string");
                 return Value(strftime_string(fmt->as_string(), now ? now() : std::time(nullptr)));
               }));
   globals.set("namespace", Value::callable("namespace", [](const CallArgs& args) {
@@ -110,7 +112,8 @@ void add_globals(ValueDict& globals, const std::function<std::time_t()>& now) {
                 if (step == 0) throw RenderError("range() arg 3 must not be zero");
                 jinja::ValueList out;
                 for (int64_t i = start; step > 0 ? i < stop : i > stop; i += step) {
-                  if (out.size() >= 100000) throw RenderError("range too big, the sandbox allows at most 100000 items");
+                  if (out.size() >= 100000)
+                    throw RenderError("range too big, the sandbox allows at most 100000 items");
                   out.emplace_back(i);
                 }
                 return Value(std::move(out));
@@ -163,7 +166,8 @@ std::optional<ChatTemplate> ChatTemplate::from_model_dir(const std::string& mode
   }
   std::optional<std::string> source;
   if (auto it = config.find("chat_template"); it != config.end()) source = template_field(*it, config_path);
-  if (!source && fs::exists(dir / "chat_template.jinja")) source = read_text_file((dir / "chat_template.jinja").string());
+  if (!source && fs::exists(dir / "chat_template.jinja"))
+    source = read_text_file((dir / "chat_template.jinja").string());
   if (!source && fs::exists(dir / "chat_template.json")) {
     std::string path = (dir / "chat_template.json").string();
     nlohmann::json j = read_json(path);
@@ -178,13 +182,16 @@ std::optional<ChatTemplate> ChatTemplate::from_model_dir(const std::string& mode
 }
 
 std::string ChatTemplate::render(const nlohmann::ordered_json& messages, const nlohmann::ordered_json& tools,
-                                 bool add_generation_prompt, const nlohmann::ordered_json& extra_context) const {
-  return render_impl(*tmpl_, bos_token_, eos_token_, now_, messages, tools, add_generation_prompt, extra_context);
+                                 bool add_generation_prompt,
+                                 const nlohmann::ordered_json& extra_context) const {
+  return render_impl(*tmpl_, bos_token_, eos_token_, now_, messages, tools, add_generation_prompt,
+                     extra_context);
 }
 
 std::string ChatTemplate::render(const nlohmann::json& messages, const nlohmann::json& tools,
                                  bool add_generation_prompt, const nlohmann::json& extra_context) const {
-  return render_impl(*tmpl_, bos_token_, eos_token_, now_, messages, tools, add_generation_prompt, extra_context);
+  return render_impl(*tmpl_, bos_token_, eos_token_, now_, messages, tools, add_generation_prompt,
+                     extra_context);
 }
 
 }  // namespace serval

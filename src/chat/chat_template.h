@@ -3,11 +3,10 @@
 // tojson keeping non-ASCII). The Jinja subset lives in chat/jinja/.
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <ctime>
 #include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 

@@ -1,14 +1,15 @@
 // ChatTemplate's API: the variables transformers passes, loading from a model folder, key order,
 // the strftime_now clock, and the real golden-model templates.
 #include "chat/chat_template.h"
-#include "core/error.h"
-#include "test_paths.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
-#include <unistd.h>
+
+#include "core/error.h"
+#include "test_paths.h"
 
 namespace serval {
 namespace {
@@ -20,16 +21,21 @@ ordered_json user(const std::string& text) {
 }
 
 TEST(ChatTemplate, ToolsNullIsNoneAndDefinedLikeTransformers) {
-  ChatTemplate t("{{ tools is defined }}/{{ tools is none }}/{% if tools %}T{% else %}F{% endif %}/{{ documents is none }}");
+  ChatTemplate t(
+      "{{ tools is defined }}/{{ tools is none }}/{% if tools %}T{% else %}F{% endif %}/{{ documents is none "
+      "}}");
   EXPECT_EQ(t.render(user("x"), ordered_json(nullptr), false), "True/True/F/True");
   EXPECT_EQ(t.render(user("x"), ordered_json::array(), false), "True/False/F/True");
   EXPECT_EQ(t.render(user("x"), ordered_json::array({{{"type", "function"}}}), false), "True/False/T/True");
 }
 
 TEST(ChatTemplate, PassesGenerationPromptTokensAndExtraContext) {
-  ChatTemplate t("{{ bos_token }}|{{ eos_token }}|{{ add_generation_prompt }}|{{ enable_thinking }}|{{ messages[0].content }}",
-                 "<s>", "</s>");
-  EXPECT_EQ(t.render(user("hi"), ordered_json(nullptr), true, {{"enable_thinking", false}}), "<s>|</s>|True|False|hi");
+  ChatTemplate t(
+      "{{ bos_token }}|{{ eos_token }}|{{ add_generation_prompt }}|{{ enable_thinking }}|{{ "
+      "messages[0].content }}",
+      "<s>", "</s>");
+  EXPECT_EQ(t.render(user("hi"), ordered_json(nullptr), true, {{"enable_thinking", false}}),
+            "<s>|</s>|True|False|hi");
   // An unset special token is undefined (transformers leaves it out of the context).
   ChatTemplate no_bos("{{ bos_token is defined }}{{ eos_token is defined }}", "", "<|im_end|>");
   EXPECT_EQ(no_bos.render(user("x"), ordered_json(nullptr), false), "FalseTrue");
@@ -40,8 +46,10 @@ TEST(ChatTemplate, PassesGenerationPromptTokensAndExtraContext) {
 
 TEST(ChatTemplate, TojsonKeepsTheRequestKeyOrder) {
   ChatTemplate t("{{ tools[0] | tojson }}");
-  ordered_json tools = ordered_json::parse(R"([{"type": "function", "function": {"name": "f", "description": "d"}}])");
-  EXPECT_EQ(t.render(user("x"), tools, false), R"({"type": "function", "function": {"name": "f", "description": "d"}})");
+  ordered_json tools =
+      ordered_json::parse(R"([{"type": "function", "function": {"name": "f", "description": "d"}}])");
+  EXPECT_EQ(t.render(user("x"), tools, false),
+            R"({"type": "function", "function": {"name": "f", "description": "d"}})");
   // nlohmann::json sorts keys; the overload still renders (sorted).
   nlohmann::json sorted_tools = nlohmann::json::parse(tools.dump());
   EXPECT_EQ(t.render(nlohmann::json::parse(user("x").dump()), sorted_tools, false),
@@ -68,7 +76,9 @@ TEST(ChatTemplate, GenerationTagRendersItsBody) {
 }
 
 TEST(ChatTemplate, RaiseExceptionBecomesError) {
-  ChatTemplate t("{% if messages[0].role == 'system' %}\n{{ raise_exception('System role not supported') }}\n{% endif %}");
+  ChatTemplate t(
+      "{% if messages[0].role == 'system' %}\n{{ raise_exception('System role not supported') }}\n{% endif "
+      "%}");
   try {
     t.render(ordered_json::array({{{"role", "system"}, {"content", "s"}}}), ordered_json(nullptr), false);
     FAIL() << "expected serval::Error";
@@ -91,7 +101,8 @@ class ModelDir : public ::testing::Test {
 };
 
 TEST_F(ModelDir, ReadsStringTemplateAndTokenObjects) {
-  write("tokenizer_config.json", R"({"chat_template": "{{ bos_token }}{{ messages[0].content }}{{ eos_token }}",
+  write("tokenizer_config.json",
+        R"({"chat_template": "{{ bos_token }}{{ messages[0].content }}{{ eos_token }}",
     "bos_token": {"__type": "AddedToken", "content": "<s>"}, "eos_token": "</s>"})");
   auto t = ChatTemplate::from_model_dir(dir_.string());
   ASSERT_TRUE(t.has_value());
@@ -144,17 +155,21 @@ TEST(ChatTemplateGolden, Qwen2TinyRendersChatML) {
   auto t = ChatTemplate::from_model_dir(test::golden_dir() + "/models/qwen2-tiny");
   ASSERT_TRUE(t.has_value());
   EXPECT_EQ(t->eos_token(), "<|im_end|>");
-  EXPECT_EQ(t->render(user("Hello"), ordered_json(nullptr), true),
-            "<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\n"
-            "<|im_start|>user\nHello<|im_end|>\n<|im_start|>assistant\n");
+  EXPECT_EQ(
+      t->render(user("Hello"), ordered_json(nullptr), true),
+      "<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\n"
+      "<|im_start|>user\nHello<|im_end|>\n<|im_start|>assistant\n");
 }
 
 TEST(ChatTemplateGolden, Gemma2TinyRejectsSystemRole) {
   SERVAL_REQUIRE_GOLDEN();
   auto t = ChatTemplate::from_model_dir(test::golden_dir() + "/models/gemma2-tiny");
   ASSERT_TRUE(t.has_value());
-  EXPECT_EQ(t->render(user("Hi"), ordered_json(nullptr), true), "<bos><start_of_turn>user\nHi<end_of_turn>\n<start_of_turn>model\n");
-  EXPECT_THROW(t->render(ordered_json::array({{{"role", "system"}, {"content", "s"}}}), ordered_json(nullptr), true), Error);
+  EXPECT_EQ(t->render(user("Hi"), ordered_json(nullptr), true),
+            "<bos><start_of_turn>user\nHi<end_of_turn>\n<start_of_turn>model\n");
+  EXPECT_THROW(
+      t->render(ordered_json::array({{{"role", "system"}, {"content", "s"}}}), ordered_json(nullptr), true),
+      Error);
 }
 
 }  // namespace

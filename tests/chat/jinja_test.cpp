@@ -1,9 +1,9 @@
 // The Jinja interpreter on its own: each construct, Python-semantics edge cases, and errors that name
 // the template line. (Byte-exact agreement with Python Jinja2 is chat_template_oracle_test's job.)
+#include <gtest/gtest.h>
+
 #include "chat/chat_template.h"
 #include "core/error.h"
-
-#include <gtest/gtest.h>
 
 namespace serval {
 namespace {
@@ -37,14 +37,17 @@ TEST(Jinja, ArithmeticFollowsPython) {
 }
 
 TEST(Jinja, StringMethodsWithPythonSemantics) {
-  EXPECT_EQ(render("[{{ '\\n\\nhi\\n'.lstrip('\\n') }}][{{ 'xxhixx'.strip('x') }}][{{ ' \\n a'.lstrip('\\n') }}]"),
-            "[hi\n][hi][ \n a]");
+  EXPECT_EQ(
+      render("[{{ '\\n\\nhi\\n'.lstrip('\\n') }}][{{ 'xxhixx'.strip('x') }}][{{ ' \\n a'.lstrip('\\n') }}]"),
+      "[hi\n][hi][ \n a]");
   EXPECT_EQ(render("{{ 'a</think>b</think>c'.split('</think>')[-1] }}|{{ '  a  b '.split() | length }}|"
                    "{{ 'a b c'.split(' ', 1)[1] }}"),
             "c|2|b c");
-  EXPECT_EQ(render("{{ 'Hello'.startswith('He') }}{{ 'Hello'.endswith(('x', 'lo')) }}{{ 'abc'.replace('b', '') }}"),
-            "TrueTrueac");
-  EXPECT_EQ(render("{{ 'héllo wörld'.title() }}|{{ 'ÉCOLE'.lower() }}|{{ 'x'.upper() }}"), "Héllo Wörld|école|X");
+  EXPECT_EQ(
+      render("{{ 'Hello'.startswith('He') }}{{ 'Hello'.endswith(('x', 'lo')) }}{{ 'abc'.replace('b', '') }}"),
+      "TrueTrueac");
+  EXPECT_EQ(render("{{ 'héllo wörld'.title() }}|{{ 'ÉCOLE'.lower() }}|{{ 'x'.upper() }}"),
+            "Héllo Wörld|école|X");
 }
 
 TEST(Jinja, IndexingAndSlicingCountCodePoints) {
@@ -58,18 +61,21 @@ TEST(Jinja, LoopVariables) {
   EXPECT_EQ(render("{% for x in 'abc' %}{{ loop.index }}{{ loop.revindex0 }}{{ loop.first }}{{ loop.last }}"
                    "{{ loop.previtem }}{{ loop.nextitem }};{% endfor %}"),
             "12TrueFalseb;21FalseFalseac;30FalseTrueb;");
-  EXPECT_EQ(render("{% for x in [1, 2, 3, 4] if x is odd %}{{ x }}/{{ loop.length }} {% else %}none{% endfor %}"),
-            "1/2 3/2 ");
+  EXPECT_EQ(
+      render("{% for x in [1, 2, 3, 4] if x is odd %}{{ x }}/{{ loop.length }} {% else %}none{% endfor %}"),
+      "1/2 3/2 ");
   EXPECT_EQ(render("{% for x in [] %}x{% else %}empty{% endfor %}"), "empty");
   EXPECT_EQ(render("{% for k, v in {'b': 1, 'a': 2}.items() %}{{ k }}{{ v }}{% endfor %}"), "b1a2");
-  EXPECT_EQ(render("{% for i in range(9) %}{% if i == 2 %}{% continue %}{% endif %}{% if i == 4 %}{% break %}{% endif %}"
+  EXPECT_EQ(render("{% for i in range(9) %}{% if i == 2 %}{% continue %}{% endif %}{% if i == 4 %}{% break "
+                   "%}{% endif %}"
                    "{{ i }}{% endfor %}"),
             "013");
 }
 
 TEST(Jinja, ScopingAndNamespaces) {
   EXPECT_EQ(render("{% set x = 1 %}{% for i in [1] %}{% set x = 2 %}{{ x }}{% endfor %}{{ x }}"), "21");
-  EXPECT_EQ(render("{% set ns = namespace(n=0) %}{% for i in [1, 2, 3] %}{% set ns.n = ns.n + i %}{% endfor %}{{ ns.n }}"),
+  EXPECT_EQ(render("{% set ns = namespace(n=0) %}{% for i in [1, 2, 3] %}{% set ns.n = ns.n + i %}{% endfor "
+                   "%}{{ ns.n }}"),
             "6");
   EXPECT_EQ(render("{% if true %}{% set y = 3 %}{% endif %}{{ y }}"), "3");
   EXPECT_EQ(render("{% set a, b = 1, 2 %}{{ a }}{{ b }}"), "12");
@@ -84,9 +90,11 @@ TEST(Jinja, MacrosCallAndFilterBlocks) {
 
 TEST(Jinja, UndefinedAndNoneAreDistinct) {
   ordered_json ctx = {{"n", nullptr}, {"d", {{"a", 1}}}};
-  EXPECT_EQ(render("{{ n is none }}{{ n is defined }}{{ u is defined }}{{ u is none }}{{ d.b is defined }}", ctx),
-            "TrueTrueFalseFalseFalse");
-  EXPECT_EQ(render("{{ u | default('x') }}{{ n | default('x') }}{{ '' | default('x', true) }}", ctx), "xNonex");
+  EXPECT_EQ(
+      render("{{ n is none }}{{ n is defined }}{{ u is defined }}{{ u is none }}{{ d.b is defined }}", ctx),
+      "TrueTrueFalseFalseFalse");
+  EXPECT_EQ(render("{{ u | default('x') }}{{ n | default('x') }}{{ '' | default('x', true) }}", ctx),
+            "xNonex");
   EXPECT_EQ(render("{{ none.attr is defined }}{{ u | length }}{% for x in u %}x{% endfor %}"), "False0");
   EXPECT_NE(error_of("{{ u.attr }}").find("'u' is undefined"), std::string::npos);
   EXPECT_NE(error_of("{{ u + 'x' }}").find("'u' is undefined"), std::string::npos);
@@ -100,18 +108,24 @@ TEST(Jinja, FiltersAndTests) {
                    "{{ msgs | map(attribute='role') | join('+') }}",
                    ctx),
             "a1user+bot");
-  EXPECT_EQ(render("{{ ' x ' | trim }}|{{ 'a<b' | e }}|{{ [3, 1, 2] | sort | join }}|{{ [1, 1, 2] | unique | join }}|"
-                   "{{ '7' | int + 1 }}|{{ 'x' | int }}|{{ [1, 2] | first }}{{ [1, 2] | last }}"),
-            "x|a&lt;b|123|12|8|0|12");
-  EXPECT_EQ(render("{{ 4 is divisibleby 2 }}{{ 'a' is string }}{{ {} is mapping }}{{ 'a' is iterable }}{{ 1 is sameas 1 }}"),
+  EXPECT_EQ(
+      render(
+          "{{ ' x ' | trim }}|{{ 'a<b' | e }}|{{ [3, 1, 2] | sort | join }}|{{ [1, 1, 2] | unique | join }}|"
+          "{{ '7' | int + 1 }}|{{ 'x' | int }}|{{ [1, 2] | first }}{{ [1, 2] | last }}"),
+      "x|a&lt;b|123|12|8|0|12");
+  EXPECT_EQ(render("{{ 4 is divisibleby 2 }}{{ 'a' is string }}{{ {} is mapping }}{{ 'a' is iterable }}{{ 1 "
+                   "is sameas 1 }}"),
             "TrueTrueTrueTrueTrue");
 }
 
 TEST(Jinja, TojsonMatchesPythonJsonDumps) {
-  ordered_json ctx = {{"v", ordered_json::parse(R"({"z": [1, 2.5, null, true], "a": {"q": "é\"\n\u0001"}, "e": []})")}};
-  EXPECT_EQ(render("{{ v | tojson }}", ctx), R"({"z": [1, 2.5, null, true], "a": {"q": "é\"\n\u0001"}, "e": []})");
+  ordered_json ctx = {
+      {"v", ordered_json::parse(R"({"z": [1, 2.5, null, true], "a": {"q": "é\"\n\u0001"}, "e": []})")}};
+  EXPECT_EQ(render("{{ v | tojson }}", ctx),
+            R"({"z": [1, 2.5, null, true], "a": {"q": "é\"\n\u0001"}, "e": []})");
   EXPECT_EQ(render("{{ v.z | tojson(indent=2) }}", ctx), "[\n  1,\n  2.5,\n  null,\n  true\n]");
-  EXPECT_EQ(render("{{ 'é' | tojson(ensure_ascii=true) }}{{ v.e | tojson(indent=4) }}", ctx), "\"\\u00e9\"[]");
+  EXPECT_EQ(render("{{ 'é' | tojson(ensure_ascii=true) }}{{ v.e | tojson(indent=4) }}", ctx),
+            "\"\\u00e9\"[]");
   EXPECT_NE(error_of("{{ u | tojson }}").find("not JSON serializable"), std::string::npos);
 }
 
@@ -123,7 +137,7 @@ TEST(Jinja, WhitespaceControl) {
   EXPECT_EQ(render("a\n{#- comment -#}\nb"), "ab");
   EXPECT_EQ(render("a {%+ if true %}x{% endif +%}\nb"), "a x\nb");
   EXPECT_EQ(render("x {% if true %}y{% endif %}"), "x y");  // not alone on its line: kept
-  EXPECT_EQ(render("abc\n"), "abc");                          // one trailing newline is dropped
+  EXPECT_EQ(render("abc\n"), "abc");                        // one trailing newline is dropped
   EXPECT_EQ(render("a\r\nb{% if 1 %}\r\nc{% endif %}"), "a\nbc");
 }
 
@@ -133,7 +147,9 @@ TEST(Jinja, SandboxRefusesMutation) {
 }
 
 TEST(Jinja, HostileTemplatesFailCleanly) {
-  EXPECT_NE(error_of("{{ " + std::string(5000, '(') + "1" + std::string(5000, ')') + " }}").find("nests too deeply"), std::string::npos);
+  EXPECT_NE(error_of("{{ " + std::string(5000, '(') + "1" + std::string(5000, ')') + " }}")
+                .find("nests too deeply"),
+            std::string::npos);
   EXPECT_NE(error_of("{{" + std::string(5000, '-') + "1 }}").find("nests too deeply"), std::string::npos);
   EXPECT_NE(error_of("{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}").find("recursion"), std::string::npos);
   EXPECT_NE(error_of("{{ range(1000000) | length }}").find("range too big"), std::string::npos);
@@ -151,7 +167,8 @@ TEST(Jinja, SyntaxErrorsNameTheLine) {
 }
 
 TEST(Jinja, RuntimeErrorsNameTheLine) {
-  EXPECT_EQ(error_of("a\nb\n{{ raise_exception('Bad role: ' ~ r) }}", {{"r", "x"}}), "chat template line 3: Bad role: x");
+  EXPECT_EQ(error_of("a\nb\n{{ raise_exception('Bad role: ' ~ r) }}", {{"r", "x"}}),
+            "chat template line 3: Bad role: x");
   EXPECT_EQ(error_of("{% for m in [1] %}\n\n  {{ m | nosuchfilter }}\n{% endfor %}"),
             "chat template line 3: no filter named 'nosuchfilter'");
   EXPECT_NE(error_of("\n{{ 'a' + 1 }}").find("chat template line 2:"), std::string::npos);

@@ -1,13 +1,15 @@
-// Oracle runner: writes the cases to a JSON file, runs one oracle process over all of them, parses its output.
+// Oracle runner: writes the cases to a JSON file, runs one oracle process over all of them, parses its
+// output.
 #include "chat/oracle_runner.h"
 
-#include "test_paths.h"
+#include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <stdexcept>
-#include <unistd.h>
+
+#include "test_paths.h"
 
 namespace serval::test {
 
@@ -35,11 +37,13 @@ std::string run_command(const std::string& command) {
   size_t n;
   while ((n = std::fread(buf, 1, sizeof(buf), pipe)) > 0) output.append(buf, n);
   int status = ::pclose(pipe);
-  if (status != 0) throw std::runtime_error("oracle command failed (status " + std::to_string(status) + "): " + command);
+  if (status != 0)
+    throw std::runtime_error("oracle command failed (status " + std::to_string(status) + "): " + command);
   return output;
 }
 
-std::vector<OracleResult> parse_results(const std::string& output, size_t expected, const std::string& oracle) {
+std::vector<OracleResult> parse_results(const std::string& output, size_t expected,
+                                        const std::string& oracle) {
   nlohmann::json results;
   try {
     results = nlohmann::json::parse(output);
@@ -51,7 +55,8 @@ std::vector<OracleResult> parse_results(const std::string& output, size_t expect
                              std::to_string(expected) + " cases");
   std::vector<OracleResult> out;
   for (const auto& r : results)
-    out.push_back({r.at("ok").get<bool>(), r.at(r.at("ok").get<bool>() ? "text" : "error").get<std::string>()});
+    out.push_back(
+        {r.at("ok").get<bool>(), r.at(r.at("ok").get<bool>() ? "text" : "error").get<std::string>()});
   return out;
 }
 
@@ -77,7 +82,8 @@ std::vector<OracleResult> run_python_jinja2(const std::vector<OracleCase>& cases
 std::vector<OracleResult> run_huggingface_jinja(const std::vector<OracleCase>& cases) {
   std::string module = source_dir() + "/tests/oracle/node_modules/@huggingface/jinja/package.json";
   if (!std::filesystem::exists(module) || std::system("node --version >/dev/null 2>&1") != 0)
-    throw std::runtime_error("node or tests/oracle/node_modules/@huggingface/jinja is missing: run scripts/install-deps.sh");
+    throw std::runtime_error(
+        "node or tests/oracle/node_modules/@huggingface/jinja is missing: run scripts/install-deps.sh");
   std::string path = write_cases(cases, "chat_oracle_hf");
   std::string script = source_dir() + "/tests/oracle/render_templates.mjs";
   std::string output = run_command("node '" + script + "' '" + path + "'");

@@ -3,7 +3,6 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
-
 #include <optional>
 #include <string>
 #include <vector>
@@ -12,9 +11,9 @@ namespace serval::test {
 
 struct OracleCase {
   std::string label;
-  std::string source;                // the template
-  nlohmann::ordered_json context;    // every variable the template sees
-  std::optional<int64_t> now;        // fixes strftime_now() when set
+  std::string source;              // the template
+  nlohmann::ordered_json context;  // every variable the template sees
+  std::optional<int64_t> now;      // fixes strftime_now() when set
 };
 
 struct OracleResult {

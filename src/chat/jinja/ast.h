@@ -1,12 +1,12 @@
 // The template syntax tree: expressions and statements, each carrying its source line for error messages.
 #pragma once
 
-#include "chat/jinja/value.h"
-
 #include <memory>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "chat/jinja/value.h"
 
 namespace serval::jinja {
 
@@ -16,7 +16,22 @@ using ExprPtr = std::unique_ptr<Expr>;
 using StmtPtr = std::unique_ptr<Stmt>;
 using Body = std::vector<StmtPtr>;
 
-enum class ExprKind { Literal, Name, List, Dict, Attr, Item, Slice, Call, Filter, Test, Unary, Binary, Compare, Cond };
+enum class ExprKind {
+  Literal,
+  Name,
+  List,
+  Dict,
+  Attr,
+  Item,
+  Slice,
+  Call,
+  Filter,
+  Test,
+  Unary,
+  Binary,
+  Compare,
+  Cond
+};
 
 struct Expr {
   Expr(ExprKind kind, int line) : kind(kind), line(line) {}
@@ -51,13 +66,15 @@ struct DictExpr : Expr {
 };
 
 struct AttrExpr : Expr {  // object.name
-  AttrExpr(ExprPtr o, std::string n, int line) : Expr(ExprKind::Attr, line), object(std::move(o)), name(std::move(n)) {}
+  AttrExpr(ExprPtr o, std::string n, int line)
+      : Expr(ExprKind::Attr, line), object(std::move(o)), name(std::move(n)) {}
   ExprPtr object;
   std::string name;
 };
 
 struct ItemExpr : Expr {  // object[index]
-  ItemExpr(ExprPtr o, ExprPtr i, int line) : Expr(ExprKind::Item, line), object(std::move(o)), index(std::move(i)) {}
+  ItemExpr(ExprPtr o, ExprPtr i, int line)
+      : Expr(ExprKind::Item, line), object(std::move(o)), index(std::move(i)) {}
   ExprPtr object;
   ExprPtr index;
 };
@@ -74,7 +91,8 @@ struct CallExpr : Expr {
 };
 
 struct FilterExpr : Expr {  // operand | name(args); operand is null inside {% filter %} blocks
-  FilterExpr(ExprPtr o, std::string n, int line) : Expr(ExprKind::Filter, line), operand(std::move(o)), name(std::move(n)) {}
+  FilterExpr(ExprPtr o, std::string n, int line)
+      : Expr(ExprKind::Filter, line), operand(std::move(o)), name(std::move(n)) {}
   ExprPtr operand;
   std::string name;
   Args args;

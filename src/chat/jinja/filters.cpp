@@ -1,20 +1,24 @@
 // Jinja2's built-in filters and tests, plus Python arithmetic (see filters.h).
 #include "chat/jinja/filters.h"
 
-#include "chat/jinja/interpreter.h"
-#include "chat/jinja/string_methods.h"
-
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+
+#include "chat/jinja/interpreter.h"
+#include "chat/jinja/string_methods.h"
 
 namespace serval::jinja {
 
 namespace {
 
-[[noreturn]] void fail_undefined(const Value& v) { throw RenderError(v.undefined_hint()); }
+[[noreturn]] void fail_undefined(const Value& v) {
+  throw RenderError(v.undefined_hint());
+}
 
-const Value* arg(const CallArgs& args, std::string_view name, size_t index) { return args.get(name, index); }
+const Value* arg(const CallArgs& args, std::string_view name, size_t index) {
+  return args.get(name, index);
+}
 
 bool bool_arg(const CallArgs& args, std::string_view name, size_t index, bool fallback) {
   const Value* v = arg(args, name, index);
@@ -24,7 +28,8 @@ bool bool_arg(const CallArgs& args, std::string_view name, size_t index, bool fa
 int64_t int_arg(const CallArgs& args, std::string_view name, size_t index, int64_t fallback) {
   const Value* v = arg(args, name, index);
   if (v == nullptr || v->is_none()) return fallback;
-  if (!v->is_int() && !v->is_bool()) throw RenderError("argument '" + std::string(name) + "' must be an integer");
+  if (!v->is_int() && !v->is_bool())
+    throw RenderError("argument '" + std::string(name) + "' must be an integer");
   return v->as_int();
 }
 
@@ -34,15 +39,22 @@ std::string str_arg(const CallArgs& args, std::string_view name, size_t index, c
 }
 
 // Jinja2's soft_str: the string form of a value (undefined -> "").
-std::string soft_str(const Value& v) { return v.str(); }
+std::string soft_str(const Value& v) {
+  return v.str();
+}
 
 Value length_of(const Value& v) {
   switch (v.kind()) {
-    case Value::Kind::String: return Value(utf8_length(v.as_string()));
-    case Value::Kind::List: return Value(static_cast<int64_t>(v.as_list().size()));
-    case Value::Kind::Dict: return Value(static_cast<int64_t>(v.as_dict().items.size()));
-    case Value::Kind::Undefined: return Value(int64_t{0});
-    default: throw RenderError("object of type '" + v.type_name() + "' has no len()");
+    case Value::Kind::String:
+      return Value(utf8_length(v.as_string()));
+    case Value::Kind::List:
+      return Value(static_cast<int64_t>(v.as_list().size()));
+    case Value::Kind::Dict:
+      return Value(static_cast<int64_t>(v.as_dict().items.size()));
+    case Value::Kind::Undefined:
+      return Value(int64_t{0});
+    default:
+      throw RenderError("object of type '" + v.type_name() + "' has no len()");
   }
 }
 
@@ -51,12 +63,23 @@ std::string html_escape(const std::string& s) {
   out.reserve(s.size());
   for (char c : s) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&#34;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&#34;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -90,7 +113,8 @@ Value to_list(const Value& v) {
 
 // Python's sort key comparison, with Jinja2's case-insensitive option for strings.
 int compare_sort(const Value& a, const Value& b, bool case_sensitive) {
-  if (!case_sensitive && a.is_string() && b.is_string()) return compare_values(Value(py_lower(a.as_string())), Value(py_lower(b.as_string())));
+  if (!case_sensitive && a.is_string() && b.is_string())
+    return compare_values(Value(py_lower(a.as_string())), Value(py_lower(b.as_string())));
   return compare_values(a, b);
 }
 
@@ -121,8 +145,12 @@ std::string printf_format(const std::string& fmt, const ValueList& values) {
     if (next >= values.size()) throw RenderError("not enough arguments for format string");
     const Value& v = values[next++];
     switch (spec) {
-      case 's': out += v.str(); break;
-      case 'r': out += v.repr(); break;
+      case 's':
+        out += v.str();
+        break;
+      case 'r':
+        out += v.repr();
+        break;
       case 'd':
       case 'i':
         if (!v.is_number()) throw RenderError("%d format: a number is required, not " + v.type_name());
@@ -135,7 +163,8 @@ std::string printf_format(const std::string& fmt, const ValueList& values) {
         out += buf;
         break;
       }
-      default: throw RenderError(std::string("unsupported format character '") + spec + "'");
+      default:
+        throw RenderError(std::string("unsupported format character '") + spec + "'");
     }
   }
   if (next < values.size()) throw RenderError("not all arguments converted during string formatting");
@@ -147,9 +176,12 @@ Value filter_tojson(const Value& v, const CallArgs& args) {
   JsonOptions opt;
   opt.ensure_ascii = bool_arg(args, "ensure_ascii", 0, false);
   if (const Value* indent = arg(args, "indent", 1); indent && !indent->is_none()) {
-    if (indent->is_string()) opt.indent = indent->as_string();
-    else if (indent->is_int()) opt.indent = std::string(static_cast<size_t>(std::max<int64_t>(0, indent->as_int())), ' ');
-    else throw RenderError("tojson: indent must be an integer or a string");
+    if (indent->is_string())
+      opt.indent = indent->as_string();
+    else if (indent->is_int())
+      opt.indent = std::string(static_cast<size_t>(std::max<int64_t>(0, indent->as_int())), ' ');
+    else
+      throw RenderError("tojson: indent must be an integer or a string");
   }
   if (const Value* seps = arg(args, "separators", 2); seps && !seps->is_none()) {
     if (!seps->is_list() || seps->as_list().size() != 2 || !seps->as_list()[0].is_string() ||
@@ -175,7 +207,8 @@ Value filter_select(const Value& seq, const CallArgs& args, bool by_attr, bool k
   CallArgs test_args;
   if (args.positional.size() > first) {
     test = args.positional[first].str();
-    test_args.positional.assign(args.positional.begin() + static_cast<long>(first) + 1, args.positional.end());
+    test_args.positional.assign(args.positional.begin() + static_cast<long>(first) + 1,
+                                args.positional.end());
   }
   ValueList out;
   for (const Value& item : iterate(seq)) {
@@ -226,8 +259,10 @@ Value filter_unique(const Value& seq, const CallArgs& args) {
 
 Value filter_indent(const Value& v, const CallArgs& args) {
   std::string pad;
-  if (const Value* w = arg(args, "width", 0); w && w->is_string()) pad = w->as_string();
-  else pad = std::string(static_cast<size_t>(int_arg(args, "width", 0, 4)), ' ');
+  if (const Value* w = arg(args, "width", 0); w && w->is_string())
+    pad = w->as_string();
+  else
+    pad = std::string(static_cast<size_t>(int_arg(args, "width", 0, 4)), ' ');
   bool first = bool_arg(args, "first", 1, false);
   bool blank = bool_arg(args, "blank", 2, false);
   std::vector<std::string> lines = py_split(soft_str(v), std::string("\n"), -1);
@@ -249,11 +284,15 @@ Value arithmetic(char op, bool floor_div, const Value& a, const Value& b) {
   if (a.is_number() && b.is_number()) {
     bool use_float = a.is_float() || b.is_float();
     switch (op) {
-      case '+': return use_float ? Value(a.as_double() + b.as_double()) : Value(a.as_int() + b.as_int());
-      case '-': return use_float ? Value(a.as_double() - b.as_double()) : Value(a.as_int() - b.as_int());
-      case '*': return use_float ? Value(a.as_double() * b.as_double()) : Value(a.as_int() * b.as_int());
+      case '+':
+        return use_float ? Value(a.as_double() + b.as_double()) : Value(a.as_int() + b.as_int());
+      case '-':
+        return use_float ? Value(a.as_double() - b.as_double()) : Value(a.as_int() - b.as_int());
+      case '*':
+        return use_float ? Value(a.as_double() * b.as_double()) : Value(a.as_int() * b.as_int());
       case '/':
-        if (b.as_double() == 0.0) throw RenderError(floor_div ? "integer division or modulo by zero" : "division by zero");
+        if (b.as_double() == 0.0)
+          throw RenderError(floor_div ? "integer division or modulo by zero" : "division by zero");
         if (!floor_div) return Value(a.as_double() / b.as_double());
         if (use_float) return Value(std::floor(a.as_double() / b.as_double()));
         {
@@ -282,7 +321,8 @@ Value arithmetic(char op, bool floor_div, const Value& a, const Value& b) {
           return Value(result);
         }
         return Value(std::pow(a.as_double(), b.as_double()));
-      default: break;
+      default:
+        break;
     }
   }
   if (op == '+' && a.is_string() && b.is_string()) return Value(a.as_string() + b.as_string());
@@ -304,20 +344,24 @@ Value arithmetic(char op, bool floor_div, const Value& a, const Value& b) {
     for (int64_t i = 0; i < n; ++i) out.insert(out.end(), a.as_list().begin(), a.as_list().end());
     return Value(std::move(out));
   }
-  if (op == '*' && (b.is_string() || b.is_list()) && (a.is_int() || a.is_bool())) return arithmetic(op, false, b, a);
-  if (op == '%' && a.is_string()) return Value(printf_format(a.as_string(), b.is_list() ? b.as_list() : ValueList{b}));
+  if (op == '*' && (b.is_string() || b.is_list()) && (a.is_int() || a.is_bool()))
+    return arithmetic(op, false, b, a);
+  if (op == '%' && a.is_string())
+    return Value(printf_format(a.as_string(), b.is_list() ? b.as_list() : ValueList{b}));
   std::string sym = op == '^' ? "**" : op == '/' && floor_div ? "//" : std::string(1, op);
   if (op == '+' && a.is_string())
     throw RenderError("can only concatenate str (not \"" + b.type_name() + "\") to str");
-  throw RenderError("unsupported operand type(s) for " + sym + ": '" + a.type_name() + "' and '" + b.type_name() + "'");
+  throw RenderError("unsupported operand type(s) for " + sym + ": '" + a.type_name() + "' and '" +
+                    b.type_name() + "'");
 }
 
 Value apply_filter(const std::string& name, const Value& v, const CallArgs& args) {
   if (name == "tojson") return filter_tojson(v, args);
   if (name == "trim") {
     const Value* chars = arg(args, "chars", 0);
-    return Value(py_strip(soft_str(v), chars && !chars->is_none() ? std::optional<std::string>(chars->str()) : std::nullopt,
-                          true, true));
+    return Value(py_strip(
+        soft_str(v), chars && !chars->is_none() ? std::optional<std::string>(chars->str()) : std::nullopt,
+        true, true));
   }
   if (name == "length" || name == "count") return length_of(v);
   if (name == "upper") return Value(py_upper(soft_str(v)));
@@ -431,8 +475,8 @@ Value apply_filter(const std::string& name, const Value& v, const CallArgs& args
     return Value(std::move(items));
   }
   if (name == "sort") {
-    return sort_items(iterate(v), bool_arg(args, "reverse", 0, false), bool_arg(args, "case_sensitive", 1, false),
-                      str_arg(args, "attribute", 2, ""));
+    return sort_items(iterate(v), bool_arg(args, "reverse", 0, false),
+                      bool_arg(args, "case_sensitive", 1, false), str_arg(args, "attribute", 2, ""));
   }
   if (name == "unique") return filter_unique(v, args);
   if (name == "min" || name == "max") {
@@ -452,7 +496,8 @@ Value apply_filter(const std::string& name, const Value& v, const CallArgs& args
   if (name == "sum") {
     std::string attribute = str_arg(args, "attribute", 0, "");
     Value total = arg(args, "start", 1) ? *arg(args, "start", 1) : Value(int64_t{0});
-    for (const Value& item : iterate(v)) total = arithmetic('+', false, total, attribute.empty() ? item : get_path(item, attribute));
+    for (const Value& item : iterate(v))
+      total = arithmetic('+', false, total, attribute.empty() ? item : get_path(item, attribute));
     return total;
   }
   if (name == "select" || name == "reject") return filter_select(v, args, false, name == "select");
@@ -468,8 +513,9 @@ Value apply_filter(const std::string& name, const Value& v, const CallArgs& args
     ValueList items = iterate(v), out;
     if (name == "batch") {
       for (size_t i = 0; i < items.size(); i += static_cast<size_t>(n))
-        out.emplace_back(ValueList(items.begin() + static_cast<long>(i),
-                                   items.begin() + static_cast<long>(std::min(items.size(), i + static_cast<size_t>(n)))));
+        out.emplace_back(
+            ValueList(items.begin() + static_cast<long>(i),
+                      items.begin() + static_cast<long>(std::min(items.size(), i + static_cast<size_t>(n)))));
       return Value(std::move(out));
     }
     throw RenderError("the slice filter is not supported");
@@ -500,7 +546,8 @@ bool apply_test(const std::string& name, const Value& v, const CallArgs& args) {
   if (name == "lower") return v.is_string() && v.as_string() == py_lower(v.as_string());
   if (name == "upper") return v.is_string() && v.as_string() == py_upper(v.as_string());
   if (name == "odd" || name == "even" || name == "divisibleby") {
-    if (!v.is_int() && !v.is_bool()) throw RenderError("test '" + name + "' needs an integer, got " + v.type_name());
+    if (!v.is_int() && !v.is_bool())
+      throw RenderError("test '" + name + "' needs an integer, got " + v.type_name());
     if (name == "divisibleby") {
       const Value& d = other();
       if (!d.is_int() || d.as_int() == 0) throw RenderError("divisibleby needs a non-zero integer");
@@ -513,7 +560,8 @@ bool apply_test(const std::string& name, const Value& v, const CallArgs& args) {
     if (v.kind() != o.kind()) return false;
     if (v.is_none() || v.is_undefined()) return true;
     if (v.is_bool()) return v.as_bool() == o.as_bool();
-    if (v.is_int()) return v.as_int() == o.as_int();  // CPython caches small ints; equal ints compare same here
+    if (v.is_int())
+      return v.as_int() == o.as_int();  // CPython caches small ints; equal ints compare same here
     return values_equal(v, o);
   }
   if (name == "eq" || name == "equalto" || name == "==") return values_equal(v, other());

@@ -2,9 +2,9 @@
 // tojson override (ensure_ascii=False, indent/separators/sort_keys passed to json.dumps).
 #pragma once
 
-#include "chat/jinja/value.h"
-
 #include <string>
+
+#include "chat/jinja/value.h"
 
 namespace serval::jinja {
 

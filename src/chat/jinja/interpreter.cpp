@@ -1,10 +1,10 @@
 // The template interpreter (see interpreter.h).
 #include "chat/jinja/interpreter.h"
 
+#include <algorithm>
+
 #include "chat/jinja/filters.h"
 #include "chat/jinja/string_methods.h"
-
-#include <algorithm>
 
 namespace serval::jinja {
 
@@ -16,17 +16,20 @@ bool is_dict_method(std::string_view name) {
 
 // Methods that mutate containers: the immutable sandbox refuses to call them.
 bool is_unsafe_method(std::string_view name) {
-  static const char* const kNames[] = {"append", "extend", "insert", "pop", "remove", "clear", "sort", "reverse",
-                                       "update", "setdefault", "popitem", "add", "discard"};
+  static const char* const kNames[] = {"append",  "extend", "insert",  "pop",    "remove",
+                                       "clear",   "sort",   "reverse", "update", "setdefault",
+                                       "popitem", "add",    "discard"};
   return std::any_of(std::begin(kNames), std::end(kNames), [&](const char* n) { return name == n; });
 }
 
 Value undefined_attr(const Value& obj, const std::string& name) {
-  return Value::undefined("'" + (obj.is_dict() ? std::string("dict") : obj.type_name()) + " object' has no attribute '" +
-                          name + "'");
+  return Value::undefined("'" + (obj.is_dict() ? std::string("dict") : obj.type_name()) +
+                          " object' has no attribute '" + name + "'");
 }
 
-[[noreturn]] void fail_undefined(const Value& v) { throw RenderError(v.undefined_hint()); }
+[[noreturn]] void fail_undefined(const Value& v) {
+  throw RenderError(v.undefined_hint());
+}
 
 Value call_dict_method(const Value& obj, std::string_view name, const CallArgs& args) {
   const ValueDict& dict = obj.as_dict();
@@ -41,9 +44,12 @@ Value call_dict_method(const Value& obj, std::string_view name, const CallArgs& 
   ValueList out;
   out.reserve(dict.items.size());
   for (const auto& [k, v] : dict.items) {
-    if (name == "keys") out.emplace_back(k);
-    else if (name == "values") out.push_back(v);
-    else out.emplace_back(ValueList{Value(k), v});
+    if (name == "keys")
+      out.emplace_back(k);
+    else if (name == "values")
+      out.push_back(v);
+    else
+      out.emplace_back(ValueList{Value(k), v});
   }
   return Value(std::move(out));
 }
@@ -91,7 +97,8 @@ Value loop_attribute(const Value& loop, const std::string& name) {
   if (name == "revindex0") return Value(length - s.index0 - 1);
   if (name == "depth") return Value(int64_t{1});
   if (name == "depth0") return Value(int64_t{0});
-  if (name == "previtem") return s.index0 > 0 ? (*s.items)[s.index0 - 1] : Value::undefined("there is no previous item");
+  if (name == "previtem")
+    return s.index0 > 0 ? (*s.items)[s.index0 - 1] : Value::undefined("there is no previous item");
   if (name == "nextitem")
     return s.index0 + 1 < length ? (*s.items)[s.index0 + 1] : Value::undefined("there is no next item");
   if (name == "cycle") {
@@ -105,7 +112,8 @@ Value loop_attribute(const Value& loop, const std::string& name) {
 }
 
 // Python slice index normalisation for a sequence of length n.
-void slice_bounds(int64_t n, const Value& start_v, const Value& stop_v, int64_t step, int64_t& start, int64_t& stop) {
+void slice_bounds(int64_t n, const Value& start_v, const Value& stop_v, int64_t step, int64_t& start,
+                  int64_t& stop) {
   auto clamp = [&](const Value& v, int64_t fallback, bool is_start) -> int64_t {
     if (v.is_none() || v.is_undefined()) return fallback;
     if (!v.is_int() && !v.is_bool()) throw RenderError("slice indices must be integers or None");
@@ -120,7 +128,8 @@ void slice_bounds(int64_t n, const Value& start_v, const Value& stop_v, int64_t 
 }
 
 template <typename T>
-std::vector<T> slice_vector(const std::vector<T>& items, const Value& start_v, const Value& stop_v, int64_t step) {
+std::vector<T> slice_vector(const std::vector<T>& items, const Value& start_v, const Value& stop_v,
+                            int64_t step) {
   int64_t start, stop;
   slice_bounds(static_cast<int64_t>(items.size()), start_v, stop_v, step, start, stop);
   std::vector<T> out;
@@ -172,11 +181,15 @@ class Interpreter {
   Flow exec(const Stmt& stmt) {
     try {
       switch (stmt.kind) {
-        case StmtKind::Text: *out_ += static_cast<const TextStmt&>(stmt).text; return Flow::Normal;
+        case StmtKind::Text:
+          *out_ += static_cast<const TextStmt&>(stmt).text;
+          return Flow::Normal;
         case StmtKind::Output: {
           Value v = eval(*static_cast<const OutputStmt&>(stmt).expr);
-          if (v.is_string()) *out_ += v.as_string();
-          else *out_ += v.str();
+          if (v.is_string())
+            *out_ += v.as_string();
+          else
+            *out_ += v.str();
           return Flow::Normal;
         }
         case StmtKind::If: {
@@ -185,14 +198,19 @@ class Interpreter {
             if (eval(*cond).truthy()) return exec_body(body);
           return exec_body(s.otherwise);
         }
-        case StmtKind::For: return exec_for(static_cast<const ForStmt&>(stmt));
-        case StmtKind::Set: exec_set(static_cast<const SetStmt&>(stmt)); return Flow::Normal;
+        case StmtKind::For:
+          return exec_for(static_cast<const ForStmt&>(stmt));
+        case StmtKind::Set:
+          exec_set(static_cast<const SetStmt&>(stmt));
+          return Flow::Normal;
         case StmtKind::Macro: {
           const auto& s = static_cast<const MacroStmt&>(stmt);
           assign(s.name, make_macro(s.name, s.params, s.body));
           return Flow::Normal;
         }
-        case StmtKind::CallBlock: exec_call_block(static_cast<const CallBlockStmt&>(stmt)); return Flow::Normal;
+        case StmtKind::CallBlock:
+          exec_call_block(static_cast<const CallBlockStmt&>(stmt));
+          return Flow::Normal;
         case StmtKind::FilterBlock: {
           const auto& s = static_cast<const FilterBlockStmt&>(stmt);
           Value v(capture(s.body));
@@ -200,9 +218,12 @@ class Interpreter {
           *out_ += v.str();
           return Flow::Normal;
         }
-        case StmtKind::Break: return Flow::Break;
-        case StmtKind::Continue: return Flow::Continue;
-        case StmtKind::Scope: return exec_body(static_cast<const ScopeStmt&>(stmt).body);
+        case StmtKind::Break:
+          return Flow::Break;
+        case StmtKind::Continue:
+          return Flow::Continue;
+        case StmtKind::Scope:
+          return exec_body(static_cast<const ScopeStmt&>(stmt).body);
       }
     } catch (RenderError& e) {
       if (e.line == 0) e.line = stmt.line;
@@ -296,12 +317,14 @@ class Interpreter {
     return Value::callable(name, [this, name, &params, &body, closure](const CallArgs& args) {
       auto local = std::make_shared<ValueDict>();
       for (size_t i = 0; i < args.positional.size(); ++i) {
-        if (i >= params.size()) throw RenderError("macro '" + name + "' takes not more than " +
-                                                  std::to_string(params.size()) + " argument(s)");
+        if (i >= params.size())
+          throw RenderError("macro '" + name + "' takes not more than " + std::to_string(params.size()) +
+                            " argument(s)");
         local->set(params[i].name, args.positional[i]);
       }
       for (const auto& [key, v] : args.keyword) {
-        bool known = key == "caller" || std::any_of(params.begin(), params.end(), [&](auto& p) { return p.name == key; });
+        bool known = key == "caller" ||
+                     std::any_of(params.begin(), params.end(), [&](auto& p) { return p.name == key; });
         if (!known) throw RenderError("macro '" + name + "' takes no keyword argument '" + key + "'");
         local->set(key, v);
       }
@@ -314,8 +337,9 @@ class Interpreter {
       try {
         for (const MacroParam& p : params)
           if (local->find(p.name) == nullptr)
-            local->set(p.name, p.default_value ? eval(*p.default_value)
-                                               : Value::undefined("parameter '" + p.name + "' was not provided"));
+            local->set(p.name, p.default_value
+                                   ? eval(*p.default_value)
+                                   : Value::undefined("parameter '" + p.name + "' was not provided"));
         std::string text = capture(body);
         scopes_ = std::move(saved);
         --macro_depth_;
@@ -362,8 +386,10 @@ class Interpreter {
 
   Value eval_inner(const Expr& e) {
     switch (e.kind) {
-      case ExprKind::Literal: return static_cast<const LiteralExpr&>(e).value;
-      case ExprKind::Name: return lookup(static_cast<const NameExpr&>(e).name);
+      case ExprKind::Literal:
+        return static_cast<const LiteralExpr&>(e).value;
+      case ExprKind::Name:
+        return lookup(static_cast<const NameExpr&>(e).name);
       case ExprKind::List: {
         ValueList items;
         for (const ExprPtr& item : static_cast<const ListExpr&>(e).items) items.push_back(eval(*item));
@@ -373,7 +399,8 @@ class Interpreter {
         ValueDict dict;
         for (const auto& [k, v] : static_cast<const DictExpr&>(e).items) {
           Value key = eval(*k);
-          if (!key.is_string()) throw RenderError("dict literal keys must be strings, got " + key.type_name());
+          if (!key.is_string())
+            throw RenderError("dict literal keys must be strings, got " + key.type_name());
           dict.set(key.as_string(), eval(*v));
         }
         return Value(std::move(dict));
@@ -387,8 +414,10 @@ class Interpreter {
         Value obj = eval(*i.object);
         return get_item(obj, eval(*i.index));
       }
-      case ExprKind::Slice: return eval_slice(static_cast<const SliceExpr&>(e));
-      case ExprKind::Call: return eval_call(static_cast<const CallExpr&>(e));
+      case ExprKind::Slice:
+        return eval_slice(static_cast<const SliceExpr&>(e));
+      case ExprKind::Call:
+        return eval_call(static_cast<const CallExpr&>(e));
       case ExprKind::Filter: {
         const auto& f = static_cast<const FilterExpr&>(e);
         return apply_filter_expr(f, eval(*f.operand));
@@ -404,17 +433,23 @@ class Interpreter {
         Value v = eval(*u.operand);
         if (u.op == UnaryOp::Not) return Value(!v.truthy());
         if (v.is_undefined()) fail_undefined(v);
-        if (!v.is_number()) throw RenderError("bad operand type for unary " + std::string(u.op == UnaryOp::Neg ? "-" : "+") +
-                                              ": '" + v.type_name() + "'");
+        if (!v.is_number())
+          throw RenderError("bad operand type for unary " + std::string(u.op == UnaryOp::Neg ? "-" : "+") +
+                            ": '" + v.type_name() + "'");
         if (u.op == UnaryOp::Pos) return v.is_bool() ? Value(v.as_int()) : v;
         return v.is_float() ? Value(-v.as_double()) : Value(-v.as_int());
       }
-      case ExprKind::Binary: return eval_binary(static_cast<const BinaryExpr&>(e));
-      case ExprKind::Compare: return eval_compare(static_cast<const CompareExpr&>(e));
+      case ExprKind::Binary:
+        return eval_binary(static_cast<const BinaryExpr&>(e));
+      case ExprKind::Compare:
+        return eval_compare(static_cast<const CompareExpr&>(e));
       case ExprKind::Cond: {
         const auto& c = static_cast<const CondExpr&>(e);
         if (eval(*c.cond).truthy()) return eval(*c.then);
-        return c.otherwise ? eval(*c.otherwise) : Value::undefined("the inline if-expression evaluated to false and no else section was defined");
+        return c.otherwise
+                   ? eval(*c.otherwise)
+                   : Value::undefined(
+                         "the inline if-expression evaluated to false and no else section was defined");
       }
     }
     throw RenderError("unknown expression");
@@ -435,7 +470,8 @@ class Interpreter {
     if (step == 0) throw RenderError("slice step cannot be zero");
     if (obj.is_undefined()) fail_undefined(obj);
     if (obj.is_list()) return Value(slice_vector(obj.as_list(), start, stop, step));
-    if (obj.is_string()) return Value(utf8_encode(slice_vector(utf8_decode(obj.as_string()), start, stop, step)));
+    if (obj.is_string())
+      return Value(utf8_encode(slice_vector(utf8_decode(obj.as_string()), start, stop, step)));
     throw RenderError("'" + obj.type_name() + "' object is not subscriptable");
   }
 
@@ -476,19 +512,28 @@ class Interpreter {
         Value right = eval(*b.right);
         return Value(left.str() + right.str());
       }
-      default: break;
+      default:
+        break;
     }
     Value left = eval(*b.left);
     Value right = eval(*b.right);
     switch (b.op) {
-      case BinaryOp::Add: return arithmetic('+', false, left, right);
-      case BinaryOp::Sub: return arithmetic('-', false, left, right);
-      case BinaryOp::Mul: return arithmetic('*', false, left, right);
-      case BinaryOp::Div: return arithmetic('/', false, left, right);
-      case BinaryOp::FloorDiv: return arithmetic('/', true, left, right);
-      case BinaryOp::Mod: return arithmetic('%', false, left, right);
-      case BinaryOp::Pow: return arithmetic('^', false, left, right);
-      default: break;
+      case BinaryOp::Add:
+        return arithmetic('+', false, left, right);
+      case BinaryOp::Sub:
+        return arithmetic('-', false, left, right);
+      case BinaryOp::Mul:
+        return arithmetic('*', false, left, right);
+      case BinaryOp::Div:
+        return arithmetic('/', false, left, right);
+      case BinaryOp::FloorDiv:
+        return arithmetic('/', true, left, right);
+      case BinaryOp::Mod:
+        return arithmetic('%', false, left, right);
+      case BinaryOp::Pow:
+        return arithmetic('^', false, left, right);
+      default:
+        break;
     }
     throw RenderError("unknown operator");
   }
@@ -504,7 +549,8 @@ class Interpreter {
                            [&](const Value& v) { return values_equal(v, item); });
       case Value::Kind::Dict:
         return item.is_string() && container.as_dict().find(item.as_string()) != nullptr;
-      case Value::Kind::Undefined: return false;
+      case Value::Kind::Undefined:
+        return false;
       default:
         throw RenderError("argument of type '" + container.type_name() + "' is not iterable");
     }
@@ -516,14 +562,30 @@ class Interpreter {
       Value right = eval(*expr);
       bool ok = false;
       switch (op) {
-        case CompareOp::Eq: ok = values_equal(left, right); break;
-        case CompareOp::Ne: ok = !values_equal(left, right); break;
-        case CompareOp::Lt: ok = compare_values(left, right) < 0; break;
-        case CompareOp::Le: ok = compare_values(left, right) <= 0; break;
-        case CompareOp::Gt: ok = compare_values(left, right) > 0; break;
-        case CompareOp::Ge: ok = compare_values(left, right) >= 0; break;
-        case CompareOp::In: ok = contains(right, left); break;
-        case CompareOp::NotIn: ok = !contains(right, left); break;
+        case CompareOp::Eq:
+          ok = values_equal(left, right);
+          break;
+        case CompareOp::Ne:
+          ok = !values_equal(left, right);
+          break;
+        case CompareOp::Lt:
+          ok = compare_values(left, right) < 0;
+          break;
+        case CompareOp::Le:
+          ok = compare_values(left, right) <= 0;
+          break;
+        case CompareOp::Gt:
+          ok = compare_values(left, right) > 0;
+          break;
+        case CompareOp::Ge:
+          ok = compare_values(left, right) >= 0;
+          break;
+        case CompareOp::In:
+          ok = contains(right, left);
+          break;
+        case CompareOp::NotIn:
+          ok = !contains(right, left);
+          break;
       }
       if (!ok) return Value(false);
       left = std::move(right);
@@ -531,7 +593,8 @@ class Interpreter {
     return Value(true);
   }
 
-  static constexpr int kMaxMacroDepth = 64;  // Python would raise RecursionError; we must not overflow the stack
+  static constexpr int kMaxMacroDepth =
+      64;  // Python would raise RecursionError; we must not overflow the stack
   const ValueDict& globals_;
   int macro_depth_ = 0;
   std::vector<std::shared_ptr<ValueDict>> scopes_;
@@ -542,7 +605,8 @@ class Interpreter {
 
 Value get_attribute(const Value& obj, const std::string& name) {
   switch (obj.kind()) {
-    case Value::Kind::Undefined: fail_undefined(obj);
+    case Value::Kind::Undefined:
+      fail_undefined(obj);
     case Value::Kind::Dict:
       if (is_dict_method(name)) return bound_method(obj, name);
       if (const Value* v = obj.as_dict().find(name)) return *v;
@@ -550,20 +614,23 @@ Value get_attribute(const Value& obj, const std::string& name) {
     case Value::Kind::Namespace:
       if (const Value* v = obj.as_dict().find(name)) return *v;
       return undefined_attr(obj, name);
-    case Value::Kind::Loop: return loop_attribute(obj, name);
+    case Value::Kind::Loop:
+      return loop_attribute(obj, name);
     case Value::Kind::String:
       if (is_string_method(name)) return bound_method(obj, name);
       return undefined_attr(obj, name);
     case Value::Kind::List:
       if (name == "index" || name == "count") return bound_method(obj, name);
       return undefined_attr(obj, name);
-    default: return undefined_attr(obj, name);
+    default:
+      return undefined_attr(obj, name);
   }
 }
 
 Value get_item(const Value& obj, const Value& key) {
   switch (obj.kind()) {
-    case Value::Kind::Undefined: fail_undefined(obj);
+    case Value::Kind::Undefined:
+      fail_undefined(obj);
     case Value::Kind::Dict:
     case Value::Kind::Namespace:
       if (key.is_string()) {
@@ -609,7 +676,8 @@ Value get_path(const Value& obj, const std::string& path) {
   while (true) {
     size_t dot = path.find('.', start);
     std::string part = path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
-    bool numeric = !part.empty() && std::all_of(part.begin(), part.end(), [](char c) { return c >= '0' && c <= '9'; });
+    bool numeric =
+        !part.empty() && std::all_of(part.begin(), part.end(), [](char c) { return c >= '0' && c <= '9'; });
     cur = numeric ? get_item(cur, Value(static_cast<int64_t>(std::stoll(part)))) : get_item(cur, Value(part));
     if (dot == std::string::npos) return cur;
     start = dot + 1;
@@ -618,8 +686,10 @@ Value get_path(const Value& obj, const std::string& path) {
 
 ValueList iterate(const Value& v) {
   switch (v.kind()) {
-    case Value::Kind::Undefined: return {};
-    case Value::Kind::List: return v.as_list();
+    case Value::Kind::Undefined:
+      return {};
+    case Value::Kind::List:
+      return v.as_list();
     case Value::Kind::Dict: {
       ValueList keys;
       keys.reserve(v.as_dict().items.size());
@@ -635,7 +705,8 @@ ValueList iterate(const Value& v) {
       }
       return chars;
     }
-    default: throw RenderError("'" + v.type_name() + "' object is not iterable");
+    default:
+      throw RenderError("'" + v.type_name() + "' object is not iterable");
   }
 }
 

@@ -2,12 +2,12 @@
 // (for-loop and macro scopes, namespace objects) and the sandbox's read-only containers.
 #pragma once
 
-#include "chat/jinja/ast.h"
-#include "chat/jinja/value.h"
-
 #include <memory>
 #include <string>
 #include <vector>
+
+#include "chat/jinja/ast.h"
+#include "chat/jinja/value.h"
 
 namespace serval::jinja {
 

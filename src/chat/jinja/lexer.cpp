@@ -1,10 +1,10 @@
 // Jinja2 lexer (see lexer.h). Mirrors jinja2/lexer.py: the whitespace rules decide byte-exact output.
 #include "chat/jinja/lexer.h"
 
+#include <cstring>
+
 #include "chat/jinja/string_methods.h"
 #include "core/error.h"
-
-#include <cstring>
 
 namespace serval::jinja {
 
@@ -90,7 +90,8 @@ class Lexer {
   }
 
   // After a tag's closing delimiter at `after`: '-' eats following whitespace (marked for the next
-  // text, so that line_starting sees it), '+' keeps it, and plain block/comment ends eat one "\n" with trim_blocks.
+  // text, so that line_starting sees it), '+' keeps it, and plain block/comment ends eat one "\n" with
+  // trim_blocks.
   size_t finish_tag(size_t after, char end_sign, bool& strip_next) {
     if (end_sign == '-') {
       size_t skip = leading_space_bytes(src_, after);
@@ -101,12 +102,14 @@ class Lexer {
     return after;
   }
 
-  // Lexes the inside of {{ }} / {% %} up to and including its end delimiter; returns the end's sign (0, '-', '+').
+  // Lexes the inside of {{ }} / {% %} up to and including its end delimiter; returns the end's sign (0, '-',
+  // '+').
   char lex_tag_body(bool block, size_t tag_start) {
     std::vector<char> balance;
     while (true) {
       while (pos_ < src_.size() && std::strchr(" \t\n\r\f\v", src_[pos_]) != nullptr) advance_to(pos_ + 1);
-      if (pos_ >= src_.size()) fail(tag_start, block ? "missing end of block tag '%}'" : "missing end of variable '}}'");
+      if (pos_ >= src_.size())
+        fail(tag_start, block ? "missing end of block tag '%}'" : "missing end of variable '}}'");
       if (balance.empty()) {
         const char* close = block ? "%}" : "}}";
         char sign = 0;
@@ -186,12 +189,14 @@ class Lexer {
         return;
       }
     }
-    if (std::strchr("+-*/%~|.,:()[]{}=<>", c) == nullptr) fail(start, std::string("unexpected character '") + c + "'");
+    if (std::strchr("+-*/%~|.,:()[]{}=<>", c) == nullptr)
+      fail(start, std::string("unexpected character '") + c + "'");
     if (c == '(' || c == '[' || c == '{') {
       balance.push_back(c == '(' ? ')' : c == '[' ? ']' : '}');
     } else if (c == ')' || c == ']' || c == '}') {
       if (balance.empty()) fail(start, std::string("unexpected '") + c + "'");
-      if (balance.back() != c) fail(start, std::string("unexpected '") + c + "', expected '" + balance.back() + "'");
+      if (balance.back() != c)
+        fail(start, std::string("unexpected '") + c + "', expected '" + balance.back() + "'");
       balance.pop_back();
     }
     tokens_.push_back({TokenType::Op, std::string(1, c), line, col});
@@ -206,24 +211,48 @@ class Lexer {
       long v = 0;
       for (int k = 0; k < count; ++k) {
         char h = src_[from + k];
-        int d = is_digit(h) ? h - '0' : (h >= 'a' && h <= 'f') ? h - 'a' + 10 : (h >= 'A' && h <= 'F') ? h - 'A' + 10 : -1;
+        int d = is_digit(h)              ? h - '0'
+                : (h >= 'a' && h <= 'f') ? h - 'a' + 10
+                : (h >= 'A' && h <= 'F') ? h - 'A' + 10
+                                         : -1;
         if (d < 0) return -1;
         v = v * 16 + d;
       }
       return v;
     };
     switch (e) {
-      case 'n': out += '\n'; return p + 2;
-      case 't': out += '\t'; return p + 2;
-      case 'r': out += '\r'; return p + 2;
-      case '\\': out += '\\'; return p + 2;
-      case '\'': out += '\''; return p + 2;
-      case '"': out += '"'; return p + 2;
-      case 'a': out += '\a'; return p + 2;
-      case 'b': out += '\b'; return p + 2;
-      case 'f': out += '\f'; return p + 2;
-      case 'v': out += '\v'; return p + 2;
-      case '\n': return p + 2;  // line continuation
+      case 'n':
+        out += '\n';
+        return p + 2;
+      case 't':
+        out += '\t';
+        return p + 2;
+      case 'r':
+        out += '\r';
+        return p + 2;
+      case '\\':
+        out += '\\';
+        return p + 2;
+      case '\'':
+        out += '\'';
+        return p + 2;
+      case '"':
+        out += '"';
+        return p + 2;
+      case 'a':
+        out += '\a';
+        return p + 2;
+      case 'b':
+        out += '\b';
+        return p + 2;
+      case 'f':
+        out += '\f';
+        return p + 2;
+      case 'v':
+        out += '\v';
+        return p + 2;
+      case '\n':
+        return p + 2;  // line continuation
       case 'x':
       case 'u':
       case 'U': {
@@ -237,7 +266,8 @@ class Lexer {
         if (e >= '0' && e <= '7') {
           size_t q = p + 1;
           int v = 0;
-          for (int k = 0; k < 3 && q < src_.size() && src_[q] >= '0' && src_[q] <= '7'; ++k, ++q) v = v * 8 + (src_[q] - '0');
+          for (int k = 0; k < 3 && q < src_.size() && src_[q] >= '0' && src_[q] <= '7'; ++k, ++q)
+            v = v * 8 + (src_[q] - '0');
           utf8_append(out, static_cast<char32_t>(v));
           return q;
         }

@@ -14,10 +14,10 @@ enum class TokenType {
   BlockBegin,  // {%
   BlockEnd,    // %}
   Name,
-  String,      // value holds the unescaped string
+  String,  // value holds the unescaped string
   Int,
   Float,
-  Op,          // operator or punctuation: == != <= >= // ** + - * / % ~ | . , : ( ) [ ] { } = < >
+  Op,  // operator or punctuation: == != <= >= // ** + - * / % ~ | . , : ( ) [ ] { } = < >
   End,
 };
 

@@ -1,9 +1,9 @@
 // Jinja2 parser (see parser.h): recursive descent following jinja2/parser.py's grammar and precedence.
 #include "chat/jinja/parser.h"
 
-#include "core/error.h"
-
 #include <initializer_list>
+
+#include "core/error.h"
 
 namespace serval::jinja {
 
@@ -24,7 +24,9 @@ class Parser {
   // Bounds recursion so that a hostile template cannot overflow the stack.
   struct DepthGuard {
     DepthGuard(Parser& p) : parser(p) {
-      if (++parser.depth_ > kMaxDepth) parser.fail(parser.cur(), "template nests too deeply (more than " + std::to_string(kMaxDepth) + " levels)");
+      if (++parser.depth_ > kMaxDepth)
+        parser.fail(parser.cur(),
+                    "template nests too deeply (more than " + std::to_string(kMaxDepth) + " levels)");
     }
     ~DepthGuard() { --parser.depth_; }
     Parser& parser;
@@ -42,14 +44,22 @@ class Parser {
 
   static std::string describe(const Token& t) {
     switch (t.type) {
-      case TokenType::Text: return "text";
-      case TokenType::VarBegin: return "{{";
-      case TokenType::VarEnd: return "}}";
-      case TokenType::BlockBegin: return "{%";
-      case TokenType::BlockEnd: return "%}";
-      case TokenType::End: return "end of template";
-      case TokenType::String: return "string literal";
-      default: return t.value;
+      case TokenType::Text:
+        return "text";
+      case TokenType::VarBegin:
+        return "{{";
+      case TokenType::VarEnd:
+        return "}}";
+      case TokenType::BlockBegin:
+        return "{%";
+      case TokenType::BlockEnd:
+        return "%}";
+      case TokenType::End:
+        return "end of template";
+      case TokenType::String:
+        return "string literal";
+      default:
+        return t.value;
     }
   }
 
@@ -74,7 +84,8 @@ class Parser {
     next();
   }
   std::string expect_name(const char* what) {
-    if (cur().type != TokenType::Name) fail(cur(), std::string("expected ") + what + ", got '" + describe(cur()) + "'");
+    if (cur().type != TokenType::Name)
+      fail(cur(), std::string("expected ") + what + ", got '" + describe(cur()) + "'");
     return next().value;
   }
 
@@ -87,7 +98,8 @@ class Parser {
       if (t.type == TokenType::End) {
         if (end_names.size() > 0) {
           std::string expected;
-          for (const char* n : end_names) expected += (expected.empty() ? "'" : " or '") + std::string(n) + "'";
+          for (const char* n : end_names)
+            expected += (expected.empty() ? "'" : " or '") + std::string(n) + "'";
           fail(t, "unexpected end of template, expected " + expected);
         }
         return body;
@@ -98,7 +110,8 @@ class Parser {
       } else if (t.type == TokenType::VarBegin) {
         next();
         auto expr = parse_tuple(true);
-        if (cur().type != TokenType::VarEnd) fail(cur(), "expected end of print statement '}}', got '" + describe(cur()) + "'");
+        if (cur().type != TokenType::VarEnd)
+          fail(cur(), "expected end of print statement '}}', got '" + describe(cur()) + "'");
         next();
         body.push_back(std::make_unique<OutputStmt>(std::move(expr), t.line));
       } else if (t.type == TokenType::BlockBegin) {
@@ -144,8 +157,8 @@ class Parser {
       finish_end_tag();
       return stmt;
     }
-    static const char* const kEndTags[] = {"endif", "endfor", "endset", "endmacro", "endcall", "endfilter",
-                                           "elif",  "else",   "endgeneration"};
+    static const char* const kEndTags[] = {"endif",     "endfor", "endset", "endmacro",     "endcall",
+                                           "endfilter", "elif",   "else",   "endgeneration"};
     for (const char* end : kEndTags)
       if (name == end) fail(tag, "unexpected '" + name + "' (no open block it could close)");
     fail(tag, "unknown or unsupported tag '" + name + "'");
@@ -283,7 +296,8 @@ class Parser {
     auto tuple = std::make_unique<ListExpr>(line);
     tuple->items.push_back(std::move(first));
     while (skip_op(",")) {
-      if (cur().type == TokenType::VarEnd || cur().type == TokenType::BlockEnd || is_op(")") || is_name("if")) break;
+      if (cur().type == TokenType::VarEnd || cur().type == TokenType::BlockEnd || is_op(")") || is_name("if"))
+        break;
       tuple->items.push_back(with_condexpr ? parse_expression() : parse_or());
     }
     return tuple;
@@ -338,8 +352,12 @@ class Parser {
       if (cur().type == TokenType::Op && (cur().value == "==" || cur().value == "!=" || cur().value == "<" ||
                                           cur().value == "<=" || cur().value == ">" || cur().value == ">=")) {
         const std::string& v = cur().value;
-        op = v == "==" ? CompareOp::Eq : v == "!=" ? CompareOp::Ne : v == "<" ? CompareOp::Lt
-             : v == "<=" ? CompareOp::Le : v == ">" ? CompareOp::Gt : CompareOp::Ge;
+        op = v == "=="   ? CompareOp::Eq
+             : v == "!=" ? CompareOp::Ne
+             : v == "<"  ? CompareOp::Lt
+             : v == "<=" ? CompareOp::Le
+             : v == ">"  ? CompareOp::Gt
+                         : CompareOp::Ge;
         next();
       } else if (is_name("in")) {
         op = CompareOp::In;
@@ -381,8 +399,10 @@ class Parser {
     ExprPtr left = parse_pow();
     while (is_op("*") || is_op("/") || is_op("//") || is_op("%")) {
       const Token& t = next();
-      BinaryOp op = t.value == "*" ? BinaryOp::Mul : t.value == "/" ? BinaryOp::Div
-                    : t.value == "//" ? BinaryOp::FloorDiv : BinaryOp::Mod;
+      BinaryOp op = t.value == "*"    ? BinaryOp::Mul
+                    : t.value == "/"  ? BinaryOp::Div
+                    : t.value == "//" ? BinaryOp::FloorDiv
+                                      : BinaryOp::Mod;
       left = std::make_unique<BinaryExpr>(op, std::move(left), parse_pow(), t.line);
     }
     return left;
@@ -402,7 +422,8 @@ class Parser {
     ExprPtr node;
     if (is_op("-") || is_op("+")) {
       const Token& t = next();
-      node = std::make_unique<UnaryExpr>(t.value == "-" ? UnaryOp::Neg : UnaryOp::Pos, parse_unary(false), t.line);
+      node = std::make_unique<UnaryExpr>(t.value == "-" ? UnaryOp::Neg : UnaryOp::Pos, parse_unary(false),
+                                         t.line);
     } else {
       node = parse_primary();
     }
@@ -417,8 +438,10 @@ class Parser {
       case TokenType::Name: {
         next();
         if (t.value == "true" || t.value == "True") return std::make_unique<LiteralExpr>(Value(true), t.line);
-        if (t.value == "false" || t.value == "False") return std::make_unique<LiteralExpr>(Value(false), t.line);
-        if (t.value == "none" || t.value == "None") return std::make_unique<LiteralExpr>(Value::none(), t.line);
+        if (t.value == "false" || t.value == "False")
+          return std::make_unique<LiteralExpr>(Value(false), t.line);
+        if (t.value == "none" || t.value == "None")
+          return std::make_unique<LiteralExpr>(Value::none(), t.line);
         return std::make_unique<NameExpr>(t.value, t.line);
       }
       case TokenType::String: {
@@ -490,7 +513,8 @@ class Parser {
         if (cur().type == TokenType::Name) {
           node = std::make_unique<AttrExpr>(std::move(node), next().value, line);
         } else if (cur().type == TokenType::Int) {
-          auto index = std::make_unique<LiteralExpr>(Value(static_cast<int64_t>(std::stoll(next().value))), line);
+          auto index =
+              std::make_unique<LiteralExpr>(Value(static_cast<int64_t>(std::stoll(next().value))), line);
           node = std::make_unique<ItemExpr>(std::move(node), std::move(index), line);
         } else {
           fail(cur(), "expected an attribute name after '.', got '" + describe(cur()) + "'");

@@ -1,11 +1,11 @@
 // Jinja2 parser: tokens -> Template syntax tree, with Jinja2's operator precedence.
 #pragma once
 
-#include "chat/jinja/ast.h"
-#include "chat/jinja/lexer.h"
-
 #include <memory>
 #include <string>
+
+#include "chat/jinja/ast.h"
+#include "chat/jinja/lexer.h"
 
 namespace serval::jinja {
 

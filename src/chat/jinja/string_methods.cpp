@@ -48,29 +48,39 @@ bool is_cased_letter(char32_t cp) {
   return c == UTF8PROC_CATEGORY_LU || c == UTF8PROC_CATEGORY_LL || c == UTF8PROC_CATEGORY_LT;
 }
 
-char32_t to_upper(char32_t cp) { return static_cast<char32_t>(utf8proc_toupper(static_cast<utf8proc_int32_t>(cp))); }
-char32_t to_lower(char32_t cp) { return static_cast<char32_t>(utf8proc_tolower(static_cast<utf8proc_int32_t>(cp))); }
-char32_t to_title(char32_t cp) { return static_cast<char32_t>(utf8proc_totitle(static_cast<utf8proc_int32_t>(cp))); }
+char32_t to_upper(char32_t cp) {
+  return static_cast<char32_t>(utf8proc_toupper(static_cast<utf8proc_int32_t>(cp)));
+}
+char32_t to_lower(char32_t cp) {
+  return static_cast<char32_t>(utf8proc_tolower(static_cast<utf8proc_int32_t>(cp)));
+}
+char32_t to_title(char32_t cp) {
+  return static_cast<char32_t>(utf8proc_totitle(static_cast<utf8proc_int32_t>(cp)));
+}
 
 std::optional<std::string> optional_string_arg(const CallArgs& args, std::string_view name, size_t index,
                                                std::string_view method) {
   const Value* v = args.get(name, index);
   if (v == nullptr || v->is_none()) return std::nullopt;
-  if (!v->is_string()) throw RenderError("str." + std::string(method) + "() argument must be str or None, not " +
-                                         v->type_name());
+  if (!v->is_string())
+    throw RenderError("str." + std::string(method) + "() argument must be str or None, not " +
+                      v->type_name());
   return v->as_string();
 }
 
 int64_t int_arg(const CallArgs& args, std::string_view name, size_t index, int64_t fallback) {
   const Value* v = args.get(name, index);
   if (v == nullptr) return fallback;
-  if (!v->is_int() && !v->is_bool()) throw RenderError("expected an integer argument '" + std::string(name) + "'");
+  if (!v->is_int() && !v->is_bool())
+    throw RenderError("expected an integer argument '" + std::string(name) + "'");
   return v->as_int();
 }
 
-const std::string& string_arg(const CallArgs& args, std::string_view name, size_t index, std::string_view method) {
+const std::string& string_arg(const CallArgs& args, std::string_view name, size_t index,
+                              std::string_view method) {
   const Value* v = args.get(name, index);
-  if (v == nullptr) throw RenderError("str." + std::string(method) + "() missing argument '" + std::string(name) + "'");
+  if (v == nullptr)
+    throw RenderError("str." + std::string(method) + "() missing argument '" + std::string(name) + "'");
   if (!v->is_string())
     throw RenderError("str." + std::string(method) + "() argument must be str, not " + v->type_name());
   return v->as_string();
@@ -97,7 +107,8 @@ std::string py_format(const std::string& fmt, const CallArgs& args) {
       ++i;
     } else if (c == '{') {
       size_t close = fmt.find('}', i);
-      if (close == std::string::npos) throw RenderError("str.format(): single '{' encountered in format string");
+      if (close == std::string::npos)
+        throw RenderError("str.format(): single '{' encountered in format string");
       std::string field = fmt.substr(i + 1, close - i - 1);
       if (field.find_first_of(":!") != std::string::npos)
         throw RenderError("str.format(): format specs are not supported ('{" + field + "}')");
@@ -195,7 +206,8 @@ std::string py_strip(std::string_view s, const std::optional<std::string>& chars
   return std::string(s.substr(b, e - b));
 }
 
-std::vector<std::string> py_split(std::string_view s, const std::optional<std::string>& sep, int64_t maxsplit) {
+std::vector<std::string> py_split(std::string_view s, const std::optional<std::string>& sep,
+                                  int64_t maxsplit) {
   std::vector<std::string> out;
   if (sep) {
     if (sep->empty()) throw RenderError("str.split(): empty separator");
@@ -236,7 +248,8 @@ std::vector<std::string> py_split(std::string_view s, const std::optional<std::s
   return out;
 }
 
-std::vector<std::string> py_rsplit(std::string_view s, const std::optional<std::string>& sep, int64_t maxsplit) {
+std::vector<std::string> py_rsplit(std::string_view s, const std::optional<std::string>& sep,
+                                   int64_t maxsplit) {
   if (maxsplit < 0) return py_split(s, sep, maxsplit);
   std::vector<std::string> out;
   if (sep) {
@@ -349,9 +362,10 @@ std::string py_capitalize(std::string_view s) {
 
 bool is_string_method(std::string_view name) {
   static const char* const kNames[] = {
-      "startswith", "endswith", "strip", "lstrip", "rstrip", "split", "rsplit", "splitlines", "replace",
-      "upper",      "lower",    "title", "capitalize", "find", "rfind", "count", "join", "format",
-      "isdigit",    "isalpha",  "isalnum", "isspace", "islower", "isupper", "removeprefix", "removesuffix"};
+      "startswith", "endswith", "strip",   "lstrip",       "rstrip",      "split",      "rsplit",
+      "splitlines", "replace",  "upper",   "lower",        "title",       "capitalize", "find",
+      "rfind",      "count",    "join",    "format",       "isdigit",     "isalpha",    "isalnum",
+      "isspace",    "islower",  "isupper", "removeprefix", "removesuffix"};
   return std::any_of(std::begin(kNames), std::end(kNames), [&](const char* n) { return name == n; });
 }
 
@@ -433,7 +447,8 @@ std::optional<Value> call_string_method(const std::string& s, std::string_view n
   if (name == "format") return Value(py_format(s, args));
   if (name == "removeprefix" || name == "removesuffix") {
     const std::string& affix = string_arg(args, "affix", 0, name);
-    if (name == "removeprefix" && s.compare(0, affix.size(), affix) == 0) return Value(s.substr(affix.size()));
+    if (name == "removeprefix" && s.compare(0, affix.size(), affix) == 0)
+      return Value(s.substr(affix.size()));
     if (name == "removesuffix" && !affix.empty() && s.size() >= affix.size() &&
         s.compare(s.size() - affix.size(), affix.size(), affix) == 0)
       return Value(s.substr(0, s.size() - affix.size()));

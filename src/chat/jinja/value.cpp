@@ -1,14 +1,14 @@
 // jinja::Value: construction from JSON, Python str()/repr()/json.dumps(), equality and ordering.
 #include "chat/jinja/value.h"
 
-#include "chat/jinja/string_methods.h"
-
 #include <utf8proc.h>
 
 #include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+
+#include "chat/jinja/string_methods.h"
 
 namespace serval::jinja {
 
@@ -18,7 +18,8 @@ constexpr int kMaxJsonDepth = 256;  // deeper input would risk the stack in the 
 
 template <typename Json>
 Value value_from_json(const Json& j, int depth = 0) {
-  if (depth > kMaxJsonDepth) throw RenderError("JSON input nests more than " + std::to_string(kMaxJsonDepth) + " levels");
+  if (depth > kMaxJsonDepth)
+    throw RenderError("JSON input nests more than " + std::to_string(kMaxJsonDepth) + " levels");
   switch (j.type()) {
     case nlohmann::json::value_t::null:
       return Value::none();
@@ -41,7 +42,8 @@ Value value_from_json(const Json& j, int depth = 0) {
     case nlohmann::json::value_t::object: {
       ValueDict dict;
       dict.items.reserve(j.size());
-      for (auto it = j.begin(); it != j.end(); ++it) dict.items.emplace_back(it.key(), value_from_json(it.value(), depth + 1));
+      for (auto it = j.begin(); it != j.end(); ++it)
+        dict.items.emplace_back(it.key(), value_from_json(it.value(), depth + 1));
       return Value(std::move(dict));
     }
     default:
@@ -110,14 +112,29 @@ void json_escape_string(std::string& out, const std::string& s, bool ensure_asci
   for (size_t i = 0; i < s.size(); ++i) {
     auto c = static_cast<unsigned char>(s[i]);
     switch (c) {
-      case '"': out += "\\\""; continue;
-      case '\\': out += "\\\\"; continue;
-      case '\n': out += "\\n"; continue;
-      case '\r': out += "\\r"; continue;
-      case '\t': out += "\\t"; continue;
-      case '\b': out += "\\b"; continue;
-      case '\f': out += "\\f"; continue;
-      default: break;
+      case '"':
+        out += "\\\"";
+        continue;
+      case '\\':
+        out += "\\\\";
+        continue;
+      case '\n':
+        out += "\\n";
+        continue;
+      case '\r':
+        out += "\\r";
+        continue;
+      case '\t':
+        out += "\\t";
+        continue;
+      case '\b':
+        out += "\\b";
+        continue;
+      case '\f':
+        out += "\\f";
+        continue;
+      default:
+        break;
     }
     if (c < 0x20 || (ensure_ascii && c == 0x7f)) {
       escape_unit(c);
@@ -142,21 +159,32 @@ void json_escape_string(std::string& out, const std::string& s, bool ensure_asci
   out += '"';
 }
 
-void dump_json(std::string& out, const Value& v, const JsonOptions& opt, const std::string& item_sep, int depth) {
+void dump_json(std::string& out, const Value& v, const JsonOptions& opt, const std::string& item_sep,
+               int depth) {
   auto newline = [&](int level) {
     out += '\n';
     for (int k = 0; k < level; ++k) out += *opt.indent;
   };
   switch (v.kind()) {
-    case Value::Kind::None: out += "null"; return;
-    case Value::Kind::Bool: out += v.as_bool() ? "true" : "false"; return;
-    case Value::Kind::Int: out += std::to_string(v.as_int()); return;
+    case Value::Kind::None:
+      out += "null";
+      return;
+    case Value::Kind::Bool:
+      out += v.as_bool() ? "true" : "false";
+      return;
+    case Value::Kind::Int:
+      out += std::to_string(v.as_int());
+      return;
     case Value::Kind::Float: {
       double d = v.as_double();
-      out += std::isnan(d) ? "NaN" : std::isinf(d) ? (d > 0 ? "Infinity" : "-Infinity") : format_python_float(d);
+      out += std::isnan(d)   ? "NaN"
+             : std::isinf(d) ? (d > 0 ? "Infinity" : "-Infinity")
+                             : format_python_float(d);
       return;
     }
-    case Value::Kind::String: json_escape_string(out, v.as_string(), opt.ensure_ascii); return;
+    case Value::Kind::String:
+      json_escape_string(out, v.as_string(), opt.ensure_ascii);
+      return;
     case Value::Kind::List: {
       const ValueList& list = v.as_list();
       if (list.empty()) {
@@ -233,7 +261,9 @@ Value Value::undefined(std::string hint) {
   return Value(Kind::Undefined, std::make_shared<const std::string>(std::move(hint)));
 }
 
-Value Value::none() { return Value(Kind::None, std::monostate{}); }
+Value Value::none() {
+  return Value(Kind::None, std::monostate{});
+}
 
 Value Value::namespace_of(ValueDict dict) {
   return Value(Kind::Namespace, std::make_shared<ValueDict>(std::move(dict)));
@@ -243,10 +273,16 @@ Value Value::callable(std::string name, std::function<Value(const CallArgs&)> fn
   return Value(Kind::Callable, std::make_shared<Callable>(Callable{std::move(name), std::move(fn)}));
 }
 
-Value Value::loop(std::shared_ptr<LoopState> state) { return Value(Kind::Loop, std::move(state)); }
+Value Value::loop(std::shared_ptr<LoopState> state) {
+  return Value(Kind::Loop, std::move(state));
+}
 
-Value Value::from_json(const nlohmann::ordered_json& j) { return value_from_json(j); }
-Value Value::from_json(const nlohmann::json& j) { return value_from_json(j); }
+Value Value::from_json(const nlohmann::ordered_json& j) {
+  return value_from_json(j);
+}
+Value Value::from_json(const nlohmann::json& j) {
+  return value_from_json(j);
+}
 
 int64_t Value::as_int() const {
   if (kind_ == Kind::Bool) return std::get<bool>(data_) ? 1 : 0;
@@ -266,50 +302,78 @@ std::string Value::undefined_hint() const {
 bool Value::truthy() const {
   switch (kind_) {
     case Kind::Undefined:
-    case Kind::None: return false;
-    case Kind::Bool: return as_bool();
-    case Kind::Int: return as_int() != 0;
-    case Kind::Float: return as_double() != 0.0;
-    case Kind::String: return !as_string().empty();
-    case Kind::List: return !as_list().empty();
-    case Kind::Dict: return !as_dict().items.empty();
-    default: return true;
+    case Kind::None:
+      return false;
+    case Kind::Bool:
+      return as_bool();
+    case Kind::Int:
+      return as_int() != 0;
+    case Kind::Float:
+      return as_double() != 0.0;
+    case Kind::String:
+      return !as_string().empty();
+    case Kind::List:
+      return !as_list().empty();
+    case Kind::Dict:
+      return !as_dict().items.empty();
+    default:
+      return true;
   }
 }
 
 std::string Value::type_name() const {
   switch (kind_) {
-    case Kind::Undefined: return "Undefined";
-    case Kind::None: return "NoneType";
-    case Kind::Bool: return "bool";
-    case Kind::Int: return "int";
-    case Kind::Float: return "float";
-    case Kind::String: return "str";
-    case Kind::List: return "list";
-    case Kind::Dict: return "dict";
-    case Kind::Namespace: return "Namespace";
-    case Kind::Callable: return "function";
-    case Kind::Loop: return "LoopContext";
+    case Kind::Undefined:
+      return "Undefined";
+    case Kind::None:
+      return "NoneType";
+    case Kind::Bool:
+      return "bool";
+    case Kind::Int:
+      return "int";
+    case Kind::Float:
+      return "float";
+    case Kind::String:
+      return "str";
+    case Kind::List:
+      return "list";
+    case Kind::Dict:
+      return "dict";
+    case Kind::Namespace:
+      return "Namespace";
+    case Kind::Callable:
+      return "function";
+    case Kind::Loop:
+      return "LoopContext";
   }
   return "object";
 }
 
 std::string Value::str() const {
   switch (kind_) {
-    case Kind::Undefined: return "";
-    case Kind::String: return as_string();
-    default: return repr();
+    case Kind::Undefined:
+      return "";
+    case Kind::String:
+      return as_string();
+    default:
+      return repr();
   }
 }
 
 std::string Value::repr() const {
   switch (kind_) {
-    case Kind::Undefined: return "Undefined";
-    case Kind::None: return "None";
-    case Kind::Bool: return as_bool() ? "True" : "False";
-    case Kind::Int: return std::to_string(as_int());
-    case Kind::Float: return format_python_float(as_double());
-    case Kind::String: return python_string_repr(as_string());
+    case Kind::Undefined:
+      return "Undefined";
+    case Kind::None:
+      return "None";
+    case Kind::Bool:
+      return as_bool() ? "True" : "False";
+    case Kind::Int:
+      return std::to_string(as_int());
+    case Kind::Float:
+      return format_python_float(as_double());
+    case Kind::String:
+      return python_string_repr(as_string());
     case Kind::List: {
       std::string out = "[";
       const ValueList& list = as_list();
@@ -329,9 +393,11 @@ std::string Value::repr() const {
       }
       return out + (kind_ == Kind::Namespace ? "}>" : "}");
     }
-    case Kind::Callable: return "<function " + as_callable().name + ">";
-    case Kind::Loop: return "<LoopContext " + std::to_string(as_loop().index0 + 1) + "/" +
-                            std::to_string(as_loop().items->size()) + ">";
+    case Kind::Callable:
+      return "<function " + as_callable().name + ">";
+    case Kind::Loop:
+      return "<LoopContext " + std::to_string(as_loop().index0 + 1) + "/" +
+             std::to_string(as_loop().items->size()) + ">";
   }
   return "";
 }
@@ -351,8 +417,10 @@ bool values_equal(const Value& a, const Value& b) {
   if (a.kind() != b.kind()) return false;
   switch (a.kind()) {
     case Value::Kind::Undefined:
-    case Value::Kind::None: return true;
-    case Value::Kind::String: return a.as_string() == b.as_string();
+    case Value::Kind::None:
+      return true;
+    case Value::Kind::String:
+      return a.as_string() == b.as_string();
     case Value::Kind::List: {
       const ValueList& x = a.as_list();
       const ValueList& y = b.as_list();
@@ -371,10 +439,14 @@ bool values_equal(const Value& a, const Value& b) {
       }
       return true;
     }
-    case Value::Kind::Namespace: return &a.as_dict() == &b.as_dict();
-    case Value::Kind::Callable: return &a.as_callable() == &b.as_callable();
-    case Value::Kind::Loop: return &a.as_loop() == &b.as_loop();
-    default: return false;
+    case Value::Kind::Namespace:
+      return &a.as_dict() == &b.as_dict();
+    case Value::Kind::Callable:
+      return &a.as_callable() == &b.as_callable();
+    case Value::Kind::Loop:
+      return &a.as_loop() == &b.as_loop();
+    default:
+      return false;
   }
 }
 
@@ -400,9 +472,9 @@ int compare_values(const Value& a, const Value& b) {
     }
     return x.size() < y.size() ? -1 : x.size() > y.size() ? 1 : 0;
   }
-  if (a.is_undefined() || b.is_undefined())
-    throw RenderError((a.is_undefined() ? a : b).undefined_hint());
-  throw RenderError("'<' not supported between instances of '" + a.type_name() + "' and '" + b.type_name() + "'");
+  if (a.is_undefined() || b.is_undefined()) throw RenderError((a.is_undefined() ? a : b).undefined_hint());
+  throw RenderError("'<' not supported between instances of '" + a.type_name() + "' and '" + b.type_name() +
+                    "'");
 }
 
 std::string format_python_float(double v) {
@@ -428,7 +500,8 @@ std::string format_python_float(double v) {
     } else if (static_cast<size_t>(exponent) + 1 >= digits.size()) {
       out += digits + std::string(static_cast<size_t>(exponent) + 1 - digits.size(), '0') + ".0";
     } else {
-      out += digits.substr(0, static_cast<size_t>(exponent) + 1) + "." + digits.substr(static_cast<size_t>(exponent) + 1);
+      out += digits.substr(0, static_cast<size_t>(exponent) + 1) + "." +
+             digits.substr(static_cast<size_t>(exponent) + 1);
     }
     return out;
   }

@@ -2,11 +2,10 @@
 // semantics (undefined vs none, ordered dicts, Python str()/repr() and truthiness).
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -27,8 +26,8 @@ class Value;
 
 // The arguments of Python's json.dumps that tojson exposes.
 struct JsonOptions {
-  std::optional<std::string> indent;  // nullopt: one line; else the string repeated per level
-  bool ensure_ascii = false;          // transformers' tojson keeps non-ASCII characters
+  std::optional<std::string> indent;          // nullopt: one line; else the string repeated per level
+  bool ensure_ascii = false;                  // transformers' tojson keeps non-ASCII characters
   std::optional<std::string> item_separator;  // default ", " (one line) or "," (indented)
   std::string key_separator = ": ";
   bool sort_keys = false;
@@ -64,7 +63,19 @@ struct LoopState {
 
 class Value {
  public:
-  enum class Kind : uint8_t { Undefined, None, Bool, Int, Float, String, List, Dict, Namespace, Callable, Loop };
+  enum class Kind : uint8_t {
+    Undefined,
+    None,
+    Bool,
+    Int,
+    Float,
+    String,
+    List,
+    Dict,
+    Namespace,
+    Callable,
+    Loop
+  };
 
   Value() = default;  // undefined
   static Value undefined(std::string hint = "");
@@ -98,11 +109,13 @@ class Value {
   bool is_loop() const { return kind_ == Kind::Loop; }
 
   bool as_bool() const { return std::get<bool>(data_); }
-  int64_t as_int() const;  // Int or Bool
+  int64_t as_int() const;    // Int or Bool
   double as_double() const;  // Int, Float or Bool
   const std::string& as_string() const { return *std::get<std::shared_ptr<const std::string>>(data_); }
   const ValueList& as_list() const { return *std::get<std::shared_ptr<ValueList>>(data_); }
-  const ValueDict& as_dict() const { return *std::get<std::shared_ptr<ValueDict>>(data_); }  // Dict or Namespace
+  const ValueDict& as_dict() const {
+    return *std::get<std::shared_ptr<ValueDict>>(data_);
+  }  // Dict or Namespace
   ValueDict& mutable_dict() const { return *std::get<std::shared_ptr<ValueDict>>(data_); }
   const Callable& as_callable() const { return *std::get<std::shared_ptr<Callable>>(data_); }
   const LoopState& as_loop() const { return *std::get<std::shared_ptr<LoopState>>(data_); }
