@@ -1,0 +1,69 @@
+// `serval bench serve` command: flags reach the run, results are saved with vLLM's keys, and a run
+// where every request fails ends in serval::Error (exit code 1 in the serval binary).
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "bench/scripted_server.h"
+#include "cli/commands.h"
+#include "core/error.h"
+
+namespace serval::cli {
+namespace {
+
+void run_cli(const std::string& args) {
+  CLI::App app;
+  CLI::App* bench = app.add_subcommand("bench");
+  add_bench_serve_command(*bench);
+  app.parse("bench serve " + args, false);
+}
+
+TEST(BenchServeCommand, SavesVllmFieldsAndDetailedArrays) {
+  test::ScriptedServer server([](int, const nlohmann::json& body) {
+    test::Script s = test::simple_script(0.003, 0.002, body.value("max_tokens", 1));
+    if (body.value("ignore_eos", false) != true || body.value("model", "") != "tiny") s.status = 400;
+    return s;
+  });
+  const std::string out = (std::filesystem::temp_directory_path() / "serval_bench_cli_result.json").string();
+  run_cli("--base-url " + server.base_url() +
+          " --model tiny --num-prompts 4 --input-len 8 --output-len 5 --ignore-eos --max-concurrency 2"
+          " --request-rate 200 --goodput ttft:1000 --percentiles 50,99.9 --save-result " + out + " --save-detailed");
+  std::ifstream in(out);
+  const nlohmann::json j = nlohmann::json::parse(in);
+  EXPECT_EQ(j["completed"], 4);
+  EXPECT_EQ(j["failed"], 0);
+  EXPECT_EQ(j["total_output_tokens"], 20);
+  EXPECT_EQ(j["max_concurrency"], 2);
+  EXPECT_EQ(j["request_rate"], 200.0);
+  EXPECT_TRUE(j.contains("p99.9_ttft_ms"));
+  EXPECT_TRUE(j.contains("median_itl_ms"));
+  EXPECT_TRUE(j.contains("std_e2el_ms"));
+  EXPECT_TRUE(j["request_goodput"].is_number());
+  EXPECT_EQ(j["good_request_fraction"], 1.0);
+  EXPECT_EQ(j["ttfts"].size(), 4u);
+  EXPECT_EQ(j["itls"][0].size(), 4u);
+  EXPECT_EQ(j["output_lens"], nlohmann::json({5, 5, 5, 5}));
+  EXPECT_EQ(j["generated_texts"][0], " tok tok tok tok tok");
+  EXPECT_EQ(j["config"]["ignore_eos"], true);
+}
+
+TEST(BenchServeCommand, EveryRequestFailingIsAnError) {
+  const std::string url = "http://127.0.0.1:" + std::to_string(test::unused_port());
+  try {
+    run_cli("--base-url " + url + " --model m --num-prompts 2 --input-len 4");
+    FAIL() << "expected serval::Error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("all 2 requests failed"), std::string::npos) << e.what();
+  }
+}
+
+TEST(BenchServeCommand, BadFlagValuesNameTheFlag) {
+  EXPECT_THROW(run_cli("--model m --request-rate fast"), Error);
+  EXPECT_THROW(run_cli("--model m --goodput itl:5"), Error);
+  EXPECT_THROW(run_cli("--model m --endpoint /v1/embeddings"), Error);
+  EXPECT_THROW(run_cli("--model m --base-url https://x"), Error);
+}
+
+}  // namespace
+}  // namespace serval::cli
