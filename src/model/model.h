@@ -47,6 +47,7 @@ class Model {
   // (block_table[pos / block_size], pos % block_size), then causal attention of each token over its own
   // sequence's positions [0, pos], read block by block. Fills out.logits for in.logit_rows.
   // Throws serval::Error if `in` is inconsistent (token ids, positions, block tables) or kv has the wrong shape.
+  // PRECONDITION: one call at a time per Model (scratch buffers are reused across steps).
   void forward(const ModelInputs& in, KvCache& kv, ModelOutput& out);
 
   // Debug hook: sees every named intermediate (see decoder.h).
