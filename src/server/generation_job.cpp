@@ -91,8 +91,9 @@ void GenerationJob::start(ApiContext& ctx, const std::shared_ptr<HttpExchange>& 
       gate->run_if_open([&] {
         auto j = weak.lock();
         if (!j) return;
-        auto ex = j->exchange_;
-        ex->post([j = std::move(j), out] { j->on_output(out); });
+        // The lambda owns the job (and through it the exchange) while post() runs; this thread keeps nothing.
+        HttpExchange& ex = *j->exchange_;
+        ex.post([j = std::move(j), out] { j->on_output(out); });
       });
     };
     try {

@@ -201,6 +201,29 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_.emplace();
     parser_->body_limit(server_.config.max_body_bytes);
     stream_.expires_after(server_.config.idle_timeout);
+    http::async_read_header(stream_, buffer_, *parser_,
+                            [self = shared_from_this()](beast::error_code ec, size_t) { self->on_header(ec); });
+  }
+
+  // curl sends "Expect: 100-continue" for bodies over 1 KiB and waits a second for this interim reply.
+  void on_header(beast::error_code ec) {
+    if (ec || closed_) {
+      on_read(ec);
+      return;
+    }
+    const auto expect = parser_->get()[http::field::expect];
+    if (iequals(std::string_view(expect.data(), expect.size()), "100-continue")) {
+      static const std::string kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+      net::async_write(stream_, net::buffer(kContinue), [self = shared_from_this()](beast::error_code ec2, size_t) {
+        if (ec2) self->on_read(ec2);
+        else self->read_body();
+      });
+      return;
+    }
+    read_body();
+  }
+
+  void read_body() {
     http::async_read(stream_, buffer_, *parser_,
                      [self = shared_from_this()](beast::error_code ec, size_t) { self->on_read(ec); });
   }

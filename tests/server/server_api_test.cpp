@@ -345,6 +345,29 @@ TEST_F(ServerTest, KeepAliveServesSeveralRequestsOnOneConnection) {
   EXPECT_EQ(c.request("GET", "/health").status, 200);
 }
 
+TEST_F(ServerTest, ExpectContinueGetsAnInterimReply) {
+  // curl sends "Expect: 100-continue" for larger bodies and waits for "100 Continue" before the body.
+  namespace net = boost::asio;
+  HttpConnection c(port_);
+  std::string body = json{{"prompt", "hi"}, {"max_tokens", 2}}.dump();
+  std::string head = "POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     "Expect: 100-continue\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n";
+  net::write(c.socket(), net::buffer(head));
+  std::string interim;
+  char ch;
+  while (interim.find("\r\n\r\n") == std::string::npos) {
+    net::read(c.socket(), net::buffer(&ch, 1));
+    interim += ch;
+  }
+  EXPECT_EQ(interim, "HTTP/1.1 100 Continue\r\n\r\n");
+  net::write(c.socket(), net::buffer(body));
+  boost::beast::flat_buffer buf;
+  boost::beast::http::response<boost::beast::http::string_body> res;
+  boost::beast::http::read(c.socket(), buf, res);
+  EXPECT_EQ(res.result_int(), 200u);
+  EXPECT_EQ(json::parse(res.body())["choices"][0]["text"], mock_text(3, 2));
+}
+
 class AuthTest : public ServerTest {
  protected:
   void SetUp() override {
