@@ -10,10 +10,10 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 PACKAGES=(
   build-essential cmake ninja-build pkg-config git
   nlohmann-json3-dev libcli11-dev libyaml-cpp-dev libspdlog-dev libfmt-dev
-  libpcre2-dev libutf8proc-dev libboost-dev libcurl4-openssl-dev
+  libpcre2-dev libutf8proc-dev libboost-dev libcurl4-openssl-dev libxxhash-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev
-  nodejs npm python3 python3-numpy
+  nodejs npm python3 python3-numpy python3-jinja2
 )
 
 missing=()

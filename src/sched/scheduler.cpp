@@ -156,14 +156,14 @@ void Scheduler::remove_finished(Request& r, RequestStatus status) {
   finished_ids_.push_back(r.request_id);
 }
 
-std::vector<RequestOutput> Scheduler::update_from_output(const SchedulerOutput& output,
+std::vector<RequestUpdate> Scheduler::update_from_output(const SchedulerOutput& output,
                                                          const std::vector<std::vector<int32_t>>& sampled) {
   if (!awaiting_update_) throw std::logic_error("update_from_output() without a pending schedule()");
   if (sampled.size() != output.scheduled.size())
     throw std::logic_error("update_from_output: " + num(sampled.size()) + " sampled entries for " +
                            num(output.scheduled.size()) + " scheduled requests");
   awaiting_update_ = false;
-  std::vector<RequestOutput> results;
+  std::vector<RequestUpdate> results;
   for (size_t i = 0; i < output.scheduled.size(); ++i) {
     const ScheduledRequest& s = output.scheduled[i];
     auto it = requests_.find(s.request_id);
@@ -177,7 +177,7 @@ std::vector<RequestOutput> Scheduler::update_from_output(const SchedulerOutput& 
     kv_.cache_blocks(r.request_id, r.all_token_ids, r.num_computed_tokens);
     if (!s.produces_logits) continue;
 
-    RequestOutput ro;
+    RequestUpdate ro;
     ro.request_id = r.request_id;
     r.append_output_token(sampled[i][0]);
     ro.new_token_ids.push_back(sampled[i][0]);

@@ -53,7 +53,7 @@ class Scheduler {
   // sampled tokens, checks stop criteria, frees finished requests. sampled_token_ids is aligned with
   // output.scheduled: one token for each entry with produces_logits, empty for the others. Entries whose
   // request was aborted meanwhile are skipped. PRECONDITION: output is the latest schedule() result.
-  std::vector<RequestOutput> update_from_output(const SchedulerOutput& output,
+  std::vector<RequestUpdate> update_from_output(const SchedulerOutput& output,
                                                 const std::vector<std::vector<int32_t>>& sampled_token_ids);
 
   // Finishes a live request in any state with a Finished* status (abort = FinishedAborted; the engine

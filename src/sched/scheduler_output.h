@@ -1,5 +1,5 @@
 // SchedulerOutput: the plain result of one Scheduler::schedule() call ({request_id: num_tokens} plus what
-// the model step needs), and RequestOutput: what update_from_output reports back per request.
+// the model step needs), and RequestUpdate: what update_from_output reports back per request.
 #pragma once
 
 #include <cstdint>
@@ -44,7 +44,7 @@ struct SchedulerOutput {
 };
 
 // What one step did to one request (returned by Scheduler::update_from_output).
-struct RequestOutput {
+struct RequestUpdate {
   RequestId request_id;                           // which request
   std::vector<int32_t> new_token_ids;             // tokens appended this step (one today)
   bool finished = false;                          // the request is done and its KV blocks are freed

@@ -93,7 +93,7 @@ struct Harness {
     size_t r = 0;
     for (size_t i = 0; i < out.scheduled.size(); ++i)
       if (out.scheduled[i].produces_logits) sampled[i] = {rows.at(r++)};
-    for (const RequestOutput& ro : sched.update_from_output(out, sampled)) {
+    for (const RequestUpdate& ro : sched.update_from_output(out, sampled)) {
       auto& o = outputs[ro.request_id];
       o.insert(o.end(), ro.new_token_ids.begin(), ro.new_token_ids.end());
       if (ro.finished) finished[ro.request_id] = ro;
@@ -115,7 +115,7 @@ struct Harness {
   FakeModel model;
   ModelInputs last_inputs;
   std::map<RequestId, Ids> outputs;
-  std::map<RequestId, RequestOutput> finished;
+  std::map<RequestId, RequestUpdate> finished;
 };
 
 StopCriteria max_tokens_only(int max_tokens) {
