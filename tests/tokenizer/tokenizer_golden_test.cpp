@@ -2,6 +2,8 @@
 // the Phi-3, Gemma and Phi-2 tokenizers; prompts with and without add_special_tokens.
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include "tokenizer_fixtures.h"
 
 namespace serval {
@@ -103,6 +105,24 @@ TEST(TokenizerGolden, SpecialIdsAndFlags) {
   EXPECT_EQ(phi2.eos_id(), 50256);
   EXPECT_EQ(ids_str(phi2.encode("    return")), ids_str({50284, 7783}));
   EXPECT_TRUE(phi2.clean_up_tokenization_spaces());
+}
+
+// One Tokenizer shared by several threads (its word cache filling concurrently) gives the golden ids.
+TEST(TokenizerGolden, ConcurrentEncodeFromSharedTokenizer) {
+  SERVAL_REQUIRE_GOLDEN();
+  const Tokenizer tok = Tokenizer::from_dir(test::model_dir("phi2-tiny"));  // fresh: empty cache
+  const auto check = read_json(golden_dir() + "/phi2-tiny/tokenizer_check.json");
+  std::vector<std::thread> threads;
+  std::vector<size_t> mismatches(4, 0);
+  for (size_t t = 0; t < mismatches.size(); ++t) {
+    threads.emplace_back([&, t] {
+      for (int round = 0; round < 20; ++round)
+        for (const auto& s : check["strings"])
+          mismatches[t] += tok.encode(s["text"].get<std::string>()) != s["ids"].get<std::vector<int32_t>>();
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (size_t m : mismatches) EXPECT_EQ(m, 0u);
 }
 
 }  // namespace
