@@ -12,8 +12,9 @@
 
 namespace serval::bench {
 
-// Counts tokens of a text the way the served model does (a local tokenizer); empty when none is given.
-using TokenCounter = std::function<int(std::string_view text)>;
+// Counts tokens of a text with the served model's tokenizer (a local copy); empty when none is given.
+// add_special_tokens: as HF's encode (BOS etc.), which is what a server counts for a completions prompt.
+using TokenCounter = std::function<int(std::string_view text, bool add_special_tokens)>;
 
 struct DatasetConfig {
   std::string spec = "random";  // random | chat | summarize | shared-prefix | jsonl:FILE | sharegpt:FILE

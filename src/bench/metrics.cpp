@@ -64,7 +64,7 @@ BenchResult compute_metrics(ClientRunResult run, const std::vector<int>& prompt_
     int output_len = rec.completion_tokens;
     if (output_len < 0) {
       ++r.usage_missing;
-      output_len = opt.token_counter ? opt.token_counter(rec.text) : rec.num_chunks;
+      output_len = opt.token_counter ? opt.token_counter(rec.text, false) : rec.num_chunks;
     }
     const int input_len = rec.prompt_tokens >= 0 ? rec.prompt_tokens : (i < prompt_lens.size() ? prompt_lens[i] : 0);
     r.input_lens[i] = input_len;
@@ -101,7 +101,7 @@ BenchResult compute_metrics(ClientRunResult run, const std::vector<int>& prompt_
 
     if (opt.token_counter && rec.completion_tokens >= 0) {
       ++check.requests_checked;
-      const int local_out = opt.token_counter(rec.text);
+      const int local_out = opt.token_counter(rec.text, false);
       output_diff_sum += std::abs(local_out - rec.completion_tokens);
       if (local_out != rec.completion_tokens) ++check.output_token_mismatches;
       if (opt.compare_prompt_tokens && rec.prompt_tokens >= 0 && i < prompt_lens.size()) {

@@ -9,6 +9,7 @@
 #include "bench/run_bench.h"
 #include "cli/commands.h"
 #include "core/error.h"
+#include "tokenizer/tokenizer.h"
 
 namespace serval::cli {
 
@@ -25,11 +26,13 @@ struct ServeFlags {
   bool save_detailed = false;
 };
 
-// Cross-checks token counts with a local tokenizer when --tokenizer is given (wired by the lead's
-// tokenizer layer once it exists; until then the flag is an error rather than silently ignored).
+// --tokenizer MODEL_DIR: sizes prompts exactly and cross-checks the server's usage counts.
 bench::TokenCounter make_token_counter(const std::string& dir) {
   if (dir.empty()) return {};
-  throw Error("--tokenizer '" + dir + "': this build has no tokenizer support yet");
+  auto tokenizer = std::make_shared<const Tokenizer>(Tokenizer::from_dir(dir));
+  return [tokenizer](std::string_view text, bool add_special_tokens) {
+    return static_cast<int>(tokenizer->encode(text, add_special_tokens).size());
+  };
 }
 
 void run(ServeFlags& f) {

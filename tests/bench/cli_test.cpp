@@ -8,6 +8,8 @@
 #include "bench/scripted_server.h"
 #include "cli/commands.h"
 #include "core/error.h"
+#include "test_paths.h"
+#include "tokenizer/tokenizer.h"
 
 namespace serval::cli {
 namespace {
@@ -46,6 +48,28 @@ TEST(BenchServeCommand, SavesVllmFieldsAndDetailedArrays) {
   EXPECT_EQ(j["output_lens"], nlohmann::json({5, 5, 5, 5}));
   EXPECT_EQ(j["generated_texts"][0], " tok tok tok tok tok");
   EXPECT_EQ(j["config"]["ignore_eos"], true);
+}
+
+TEST(BenchServeCommand, TokenizerSizesPromptsExactlyAndCrossChecksUsage) {
+  SERVAL_REQUIRE_GOLDEN();
+  const std::string model_dir = test::golden_dir() + "/models/qwen2-tiny";
+  const Tokenizer tokenizer = Tokenizer::from_dir(model_dir);
+  // The server counts the prompt with the same tokenizer, as a real one would.
+  test::ScriptedServer server([&](int n, const nlohmann::json& body) {
+    test::Script s = test::simple_script(0.002, 0.002, 5);
+    s.prompt_tokens = static_cast<int>(tokenizer.encode(body["prompt"].get<std::string>(), true).size());
+    return s;
+  });
+  const std::string out = (std::filesystem::temp_directory_path() / "serval_bench_cli_tok.json").string();
+  run_cli("--base-url " + server.base_url() + " --model tiny --tokenizer " + model_dir +
+          " --num-prompts 4 --input-len 32 --output-len 5 --save-result " + out);
+  const nlohmann::json j = nlohmann::json::parse(std::ifstream(out));
+  EXPECT_EQ(j["total_input_tokens"], 4 * 32);  // random prompts built to exactly --input-len tokens
+  EXPECT_EQ(j["tokenizer_id"], model_dir);
+  EXPECT_EQ(j["token_check"]["requests_checked"], 4);
+  EXPECT_EQ(j["token_check"]["prompt_token_mismatches"], 0);
+  const bool five = tokenizer.encode(" tok tok tok tok tok").size() == 5;
+  EXPECT_EQ(j["token_check"]["output_token_mismatches"], five ? 0 : 4);
 }
 
 TEST(BenchServeCommand, EveryRequestFailingIsAnError) {

@@ -96,7 +96,7 @@ TEST(ComputeMetrics, MissingUsageFallsBackToLocalCountAndIsCounted) {
   EXPECT_EQ(no_tok.usage_missing, 1);
   EXPECT_EQ(no_tok.total_output_tokens, 2);  // chunks
   EXPECT_EQ(no_tok.total_input_tokens, 42);  // the dataset's length
-  opt.token_counter = [](std::string_view t) { return static_cast<int>((t.size() + 1) / 2); };
+  opt.token_counter = [](std::string_view t, bool) { return static_cast<int>((t.size() + 1) / 2); };
   EXPECT_EQ(compute_metrics(run, {42}, opt).total_output_tokens, 3);
 }
 
@@ -109,7 +109,7 @@ TEST(ComputeMetrics, TokenizerCrossCheckCountsMismatches) {
   b.text = "x y";
   run.records = {a, b};
   MetricsOptions opt;
-  opt.token_counter = [](std::string_view) { return 2; };
+  opt.token_counter = [](std::string_view, bool) { return 2; };
   opt.compare_prompt_tokens = true;
   const BenchResult r = compute_metrics(run, {10, 11}, opt);
   ASSERT_TRUE(r.token_check.has_value());

@@ -14,7 +14,7 @@ namespace serval::bench {
 
 namespace {
 
-int count_tokens(const TokenCounter& tc, const std::string& text) { return tc ? tc(text) : estimate_tokens(text); }
+int count_tokens(const TokenCounter& tc, const std::string& text) { return tc ? tc(text, true) : estimate_tokens(text); }
 
 // Word count x 1.3, the usual rule of thumb, when no tokenizer is given (ShareGPT outputs).
 int words_to_tokens(const std::string& text) {
@@ -119,7 +119,7 @@ std::vector<BenchSample> sharegpt_samples(const std::string& path, int num, uint
     s.prompt = human["value"].get<std::string>();
     const std::string& reply = gpt["value"].get_ref<const std::string&>();
     s.prompt_len = count_tokens(tc, s.prompt);
-    s.output_len = tc ? tc(reply) : words_to_tokens(reply);
+    s.output_len = tc ? tc(reply, false) : words_to_tokens(reply);
     if (s.prompt_len < 4 || s.output_len < 4) continue;  // vLLM's filter for degenerate pairs
     pool.push_back(std::move(s));
   }

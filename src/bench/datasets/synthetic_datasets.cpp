@@ -18,7 +18,7 @@ int sample_len(TextGenerator& gen, int len, double r) {
   return gen.uniform(lo, hi);
 }
 
-int count_tokens(const TokenCounter& tc, const std::string& text) { return tc ? tc(text) : estimate_tokens(text); }
+int count_tokens(const TokenCounter& tc, const std::string& text) { return tc ? tc(text, true) : estimate_tokens(text); }
 
 // Words that make ~target tokens; with a tokenizer, adjusted until the count is exact (or as close as
 // word granularity allows after a few rounds).
@@ -28,7 +28,7 @@ std::string text_of_tokens(TextGenerator& gen, int target, const TokenCounter& t
     *actual = target;  // one vocabulary word ~ one token
     return text;
   }
-  int count = tc(text);
+  int count = tc(text, true);
   for (int round = 0; round < 16 && count != target; ++round) {
     if (count > target) {
       int drop = std::max(1, (count - target) / 2);
@@ -41,7 +41,7 @@ std::string text_of_tokens(TextGenerator& gen, int target, const TokenCounter& t
       text += ' ';
       text += gen.words(std::max(1, (target - count + 1) / 2));
     }
-    count = tc(text);
+    count = tc(text, true);
   }
   *actual = count;
   return text;
