@@ -53,8 +53,8 @@ BenchResult compute_metrics(ClientRunResult run, const std::vector<int>& prompt_
 
   for (size_t i = 0; i < n; ++i) {
     const RequestRecord& rec = run.records[i];
-    lags.push_back((rec.arrival_s - rec.scheduled_s) * 1000.0);
-    waits.push_back((rec.start_s - rec.arrival_s) * 1000.0);
+    lags.push_back(rec.schedule_lag_s() * 1000.0);
+    waits.push_back(rec.slot_wait_s() * 1000.0);
     if (!rec.success) {
       ++r.failed;
       ++errors[rec.error.empty() ? "unknown error" : rec.error];

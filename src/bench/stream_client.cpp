@@ -372,11 +372,13 @@ class Runner {
     };
 
     error_code ec;
+    std::string body_head;  // the body's first bytes, to explain a 200 that is not an event stream
     while (!parser.is_done()) {
       co_await http::async_read_some(conn.socket, conn.buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
       t = now_s();
       std::string& body = parser.get().body();
       if (!body.empty()) {
+        if (body_head.size() < 200) body_head.append(body, 0, 200 - body_head.size());
         sse.feed(body, on_event);
         body.clear();
       }
@@ -391,6 +393,9 @@ class Runner {
       fail(stream_error);
     } else if (!clean_end) {
       fail("stream broken mid-response: " + ec.message());
+    } else if (sse.num_events() == 0) {
+      fail("HTTP 200 without SSE events (Content-Type: " + std::string(parser.get()[http::field::content_type]) +
+           "): " + one_line(body_head, 100));
     } else if (rec.num_chunks == 0) {
       fail("response stream had no choices (never received a first token)");
     } else {

@@ -244,6 +244,30 @@ TEST(ClientAccuracy, GoodputCountsRequestsMeetingEverySlo) {
   EXPECT_DOUBLE_EQ(*r.request_goodput, 5 / r.duration_s);
 }
 
+TEST(ClientAccuracy, BodyEndingAtConnectionCloseIsComplete) {
+  ScriptedServer server([](int, const nlohmann::json&) {
+    Script s = simple_script(0.002, 0.002, 3, 2);
+    s.eof_delimited = true;
+    return s;
+  });
+  const BenchResult r = run_bench(config_for(server, 3));
+  EXPECT_EQ(r.completed, 3) << (r.errors.empty() ? "" : r.errors[0].first);
+  EXPECT_EQ(r.total_output_tokens, 18);
+}
+
+TEST(ClientAccuracy, NonStreamingReplyIsAFailureThatSaysWhy) {
+  ScriptedServer server([](int, const nlohmann::json&) {
+    Script s;
+    s.json_body = true;
+    return s;
+  });
+  const BenchResult r = run_bench(config_for(server, 2));
+  EXPECT_EQ(r.failed, 2);
+  ASSERT_EQ(r.errors.size(), 1u);
+  EXPECT_EQ(r.errors[0].first.rfind("HTTP 200 without SSE events (Content-Type: application/json): {\"id\"", 0), 0u)
+      << r.errors[0].first;
+}
+
 TEST(ClientAccuracy, ReusedConnectionClosedByServerIsRetriedOnce) {
   ScriptedServer server([](int, const nlohmann::json&) {
     Script s = simple_script(0.002, 0.002, 2);

@@ -34,7 +34,6 @@ struct ScriptedServer::Impl {
     std::snprintf(size, sizeof size, "%zx\r\n", data.size());
     return size + data + "\r\n";
   }
-  static std::string sse(const nlohmann::json& j) { return chunk("data: " + j.dump() + "\n\n"); }
 
   asio::awaitable<void> accept_loop() {
     for (;;) {
@@ -94,8 +93,19 @@ struct ScriptedServer::Impl {
       co_await asio::async_write(socket, asio::buffer(head + s.error_body), asio::redirect_error(asio::use_awaitable, ec));
       co_return !ec && !s.close_after;
     }
-    const std::string head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\nConnection: " +
-                             connection + "\r\n\r\n";
+    if (s.json_body) {
+      finish();
+      const std::string body = R"({"id":"cmpl-0","object":"text_completion","choices":[{"index":0,"text":" tok"}]})";
+      const std::string head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " +
+                               std::to_string(body.size()) + "\r\nConnection: " + connection + "\r\n\r\n";
+      co_await asio::async_write(socket, asio::buffer(head + body), asio::redirect_error(asio::use_awaitable, ec));
+      co_return !ec && !s.close_after;
+    }
+    const bool eof = s.eof_delimited;
+    const std::string head = eof ? "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n"
+                                 : "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\nConnection: " +
+                                       connection + "\r\n\r\n";
+    auto frame = [eof](const std::string& data) { return eof ? data : chunk(data); };
     co_await asio::async_write(socket, asio::buffer(head), asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
       finish();
@@ -122,7 +132,8 @@ struct ScriptedServer::Impl {
       timing.chunk_s.push_back(std::chrono::duration<double>(Clock::now().time_since_epoch()).count());
       const nlohmann::json event = {{"id", id}, {"object", chat ? "chat.completion.chunk" : "text_completion"},
                                     {"choices", nlohmann::json::array({choice})}};
-      co_await asio::async_write(socket, asio::buffer(sse(event)), asio::redirect_error(asio::use_awaitable, ec));
+      co_await asio::async_write(socket, asio::buffer(frame("data: " + event.dump() + "\n\n")),
+                                 asio::redirect_error(asio::use_awaitable, ec));
       if (ec) {
         finish();
         co_return false;
@@ -136,6 +147,7 @@ struct ScriptedServer::Impl {
       owner->served_.push_back(std::move(timing));
     }
     std::string tail;
+    auto sse = [&](const nlohmann::json& j) { return frame("data: " + j.dump() + "\n\n"); };
     if (!s.error_event.empty())
       tail += sse({{"error", {{"message", s.error_event}, {"type", "InternalServerError"}, {"code", 500}}}});
     if (s.send_usage)
@@ -144,10 +156,10 @@ struct ScriptedServer::Impl {
                    {"usage", {{"prompt_tokens", s.prompt_tokens},
                               {"completion_tokens", total_tokens},
                               {"total_tokens", s.prompt_tokens + total_tokens}}}});
-    if (s.send_done) tail += chunk("data: [DONE]\n\n");
-    tail += "0\r\n\r\n";
+    if (s.send_done) tail += frame("data: [DONE]\n\n");
+    if (!eof) tail += "0\r\n\r\n";
     co_await asio::async_write(socket, asio::buffer(tail), asio::redirect_error(asio::use_awaitable, ec));
-    co_return !ec && !s.close_after && !s.silent_close;
+    co_return !ec && !s.close_after && !s.silent_close && !eof;
   }
 };
 

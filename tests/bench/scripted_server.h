@@ -31,6 +31,8 @@ struct Script {
   bool send_done = true;
   bool close_after = false;         // send Connection: close
   bool silent_close = false;        // say keep-alive, then close the idle connection anyway
+  bool eof_delimited = false;       // no chunked encoding: the body ends when the server closes (HTTP/1.0 style)
+  bool json_body = false;           // ignore `stream` and answer 200 with a plain JSON completion
 };
 
 // What the server actually did for one request: the truth the client's metrics are compared with
