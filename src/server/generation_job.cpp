@@ -93,7 +93,13 @@ void GenerationJob::start(ApiContext& ctx, const std::shared_ptr<HttpExchange>& 
         if (!j) return;
         // The lambda owns the job (and through it the exchange) while post() runs; this thread keeps nothing.
         HttpExchange& ex = *j->exchange_;
-        ex.post([j = std::move(j), out] { j->on_output(out); });
+        ex.post([j = std::move(j), out] {
+          try {
+            j->on_output(out);
+          } catch (const std::exception& e) {  // e.g. the tokenizer failed to decode a logprob token
+            j->fail(500, "InternalServerError", e.what());
+          }
+        });
       });
     };
     try {
@@ -260,7 +266,11 @@ void GenerationJob::abort_unfinished() {
 void GenerationJob::fail(int status, const std::string& type, const std::string& message) {
   if (done_) return;
   done_ = true;
-  abort_unfinished();
+  try {
+    abort_unfinished();
+  } catch (const std::exception& e) {
+    spdlog::error("request {}: engine abort failed: {}", setup_.response_id, e.what());
+  }
   spdlog::error("request {} failed: {}", setup_.response_id, message);
   if (setup_.options.stream) sse_.fail(status, type, message);
   else exchange_->respond(status, "application/json", error_body(status, type, message));
@@ -270,7 +280,11 @@ void GenerationJob::on_client_gone() {
   if (done_) return;
   done_ = true;
   spdlog::info("client went away; aborting request {}", setup_.response_id);
-  abort_unfinished();
+  try {
+    abort_unfinished();
+  } catch (const std::exception& e) {
+    spdlog::error("request {}: engine abort failed: {}", setup_.response_id, e.what());
+  }
 }
 
 }  // namespace serval

@@ -13,6 +13,8 @@
 #include <optional>
 #include <thread>
 
+#include <spdlog/spdlog.h>
+
 #include "core/error.h"
 #include "server/api_errors.h"
 
@@ -509,7 +511,18 @@ void HttpServer::start() {
   s.work.emplace(s.ioc.get_executor());
   net::dispatch(s.acceptor->get_executor(), [&s] { s.do_accept(); });
   int n = std::max(1, s.config.num_io_threads);
-  for (int i = 0; i < n; ++i) s.threads.emplace_back([&s] { s.ioc.run(); });
+  for (int i = 0; i < n; ++i) {
+    s.threads.emplace_back([&s] {
+      for (;;) {  // a handler that throws must not take the server down with it
+        try {
+          s.ioc.run();
+          return;
+        } catch (const std::exception& e) {
+          spdlog::error("HTTP I/O thread: unexpected exception: {}", e.what());
+        }
+      }
+    });
+  }
   s.running = true;
 }
 
