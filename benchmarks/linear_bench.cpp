@@ -116,11 +116,13 @@ void BM_Gemm(benchmark::State& state) {
 const int kLayerShapes[] = {0, 1, 1, 0, 2, 2, 3};  // q, k, v, o, gate, up, down
 constexpr int kNumLayers = 28;
 
-// Args: isa, m. One iteration = every linear of the model (28 layers + lm_head) for m tokens, BF16.
-// m = 1 is decode (tok/s is the kernel-only bound on decode speed); m = 128 is a prefill chunk.
+// Args: isa, m, format (0 native BF16, 1 int8 from BF16). One iteration = every linear of the model
+// (28 layers + lm_head) for m tokens. m = 1 is decode (tok/s is the kernel-only bound on decode speed);
+// m = 128 is a prefill chunk.
 void BM_Model(benchmark::State& state) {
   const Isa isa = static_cast<Isa>(state.range(0));
   const int64_t m = state.range(1);
+  const LinearFormat format = state.range(2) == 1 ? LinearFormat::Int8 : LinearFormat::Native;
   const bool with_lm_head = m == 1;  // prefill needs the LM head for the last position only
   if (skip_unsupported(state, isa)) return;
   std::vector<Linear> lins;
@@ -129,17 +131,17 @@ void BM_Model(benchmark::State& state) {
     for (int sh : kLayerShapes) {
       lins.push_back(
           Linear::create(WeightView{DType::BF16, kShapes[sh].n, kShapes[sh].k, source_weights(sh, DType::BF16)},
-                         nullptr, isa));
+                         nullptr, isa, format));
       shape_of.push_back(sh);
     }
   if (with_lm_head) {
-    lins.push_back(
-        Linear::create(WeightView{DType::BF16, kShapes[4].n, kShapes[4].k, source_weights(4, DType::BF16)}, nullptr, isa));
+    lins.push_back(Linear::create(
+        WeightView{DType::BF16, kShapes[4].n, kShapes[4].k, source_weights(4, DType::BF16)}, nullptr, isa, format));
     shape_of.push_back(4);
   }
   double bytes = 0, flops = 0;
   for (const Linear& l : lins) {
-    bytes += static_cast<double>(l.out_features() * l.in_features() * 2);
+    bytes += static_cast<double>(l.weight_bytes());
     flops += 2.0 * static_cast<double>(m * l.out_features() * l.in_features());
   }
   const std::vector<float> x = random_activations(m * 8960);
@@ -152,7 +154,8 @@ void BM_Model(benchmark::State& state) {
   state.counters["tok/s"] = benchmark::Counter(iters * static_cast<double>(m), benchmark::Counter::kIsRate);
   state.counters["GB/s"] = benchmark::Counter(iters * bytes / 1e9, benchmark::Counter::kIsRate);
   state.counters["GFLOP/s"] = benchmark::Counter(iters * flops / 1e9, benchmark::Counter::kIsRate);
-  state.SetLabel("qwen2.5-1.5b bf16 " + isa_name(isa) + (with_lm_head ? " +lm_head" : " layers only"));
+  state.SetLabel(std::string("qwen2.5-1.5b ") + (format == LinearFormat::Int8 ? "int8 " : "bf16 ") + isa_name(isa) +
+                 (with_lm_head ? " +lm_head" : " layers only"));
 }
 
 // Args: shape, isa. Load-time cost: packing one BF16 weight matrix for the path (GB/s of checkpoint bytes).
@@ -244,11 +247,14 @@ BENCHMARK(BM_Pack)
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Model)
-    ->Args({static_cast<int>(Isa::Amx), 1})
-    ->Args({static_cast<int>(Isa::Avx512Bf16), 1})
-    ->Args({static_cast<int>(Isa::Avx2), 1})
-    ->Args({static_cast<int>(Isa::Amx), 128})
-    ->Args({static_cast<int>(Isa::Avx512Bf16), 128})
+    ->Args({static_cast<int>(Isa::Amx), 1, 0})
+    ->Args({static_cast<int>(Isa::Avx512Bf16), 1, 0})
+    ->Args({static_cast<int>(Isa::Avx2), 1, 0})
+    ->Args({static_cast<int>(Isa::Amx), 128, 0})
+    ->Args({static_cast<int>(Isa::Avx512Bf16), 128, 0})
+    ->Args({static_cast<int>(Isa::Avx512Bf16), 1, 1})
+    ->Args({static_cast<int>(Isa::Avx2), 1, 1})
+    ->Args({static_cast<int>(Isa::Avx512Bf16), 16, 1})
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
 

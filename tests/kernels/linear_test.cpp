@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <string>
@@ -131,6 +132,85 @@ INSTANTIATE_TEST_SUITE_P(AllPaths, LinearPathTest,
                          ::testing::Combine(::testing::Values(Isa::Amx, Isa::Avx512Bf16, Isa::Avx2, Isa::Scalar),
                                             ::testing::Values(DType::F32, DType::F16, DType::BF16)),
                          param_name);
+
+class LinearInt8Test : public ::testing::TestWithParam<Isa> {
+ protected:
+  void SetUp() override {
+    if (!isa_supported(cpu_features(), GetParam())) GTEST_SKIP() << "this CPU lacks " << isa_name(GetParam());
+  }
+};
+
+// LinearFormat::Int8 as documented in linear.h: per row and group of 32 K, scale = max|w| / 127 and
+// q = round(w / scale); y must equal x · (q * scale)ᵀ + bias up to f32 accumulation (1e-5 of Σ|x·w|).
+TEST_P(LinearInt8Test, MatchesDequantizedReference) {
+  const Isa isa = GetParam();
+  const std::vector<Case> cases = {{1, 1}, {17, 33}, {100, 517}, {35, 8960}, {300, 96}};
+  ThreadPool pool(3);
+  std::mt19937 rng(99);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  int case_index = 0;
+  for (const Case& c : cases) {
+    for (DType dtype : {DType::BF16, DType::F32}) {
+      const Weights w = make_weights(dtype, c.n, c.k, rng);
+      std::vector<double> deq(w.exact.size());
+      for (int64_t j = 0; j < c.n; ++j)
+        for (int64_t g0 = 0; g0 < c.k; g0 += 32) {
+          const int64_t g1 = std::min<int64_t>(c.k, g0 + 32);
+          float amax = 0.0f;
+          for (int64_t t = g0; t < g1; ++t) amax = std::max(amax, std::fabs(w.exact[static_cast<size_t>(j * c.k + t)]));
+          const float scale = amax / 127.0f;
+          for (int64_t t = g0; t < g1; ++t) {
+            const size_t at = static_cast<size_t>(j * c.k + t);
+            deq[at] = scale > 0 ? static_cast<double>(std::nearbyint(w.exact[at] / scale)) * scale : 0.0;
+          }
+        }
+      std::vector<float> bias(static_cast<size_t>(c.n));
+      for (float& b : bias) b = dist(rng);
+      const bool with_bias = (case_index++ % 2) == 0;
+      const Linear lin = Linear::create(WeightView{dtype, c.n, c.k, w.raw.data()}, with_bias ? bias.data() : nullptr,
+                                        isa, LinearFormat::Int8);
+      ASSERT_EQ(lin.format(), LinearFormat::Int8);
+      for (int64_t m : {1, 2, 3, 4, 5, 9, 17}) {
+        SCOPED_TRACE("n=" + std::to_string(c.n) + " k=" + std::to_string(c.k) + " m=" + std::to_string(m) + " " +
+                     std::string(dtype_name(dtype)));
+        std::vector<float> x(static_cast<size_t>(m * c.k));
+        for (float& v : x) v = dist(rng);
+        std::vector<float> y(static_cast<size_t>(m * c.n), std::nanf(""));
+        lin.forward(x.data(), m, y.data(), pool);
+        double worst = 0.0;
+        for (int64_t i = 0; i < m; ++i)
+          for (int64_t j = 0; j < c.n; ++j) {
+            double ref = with_bias ? bias[static_cast<size_t>(j)] : 0.0, mag = std::fabs(ref);
+            for (int64_t t = 0; t < c.k; ++t) {
+              const double p = x[static_cast<size_t>(i * c.k + t)] * deq[static_cast<size_t>(j * c.k + t)];
+              ref += p;
+              mag += std::fabs(p);
+            }
+            const double got = y[static_cast<size_t>(i * c.n + j)];
+            ASSERT_TRUE(std::isfinite(got)) << "y[" << i << "][" << j << "] not written";
+            worst = std::max(worst, std::fabs(got - ref) / (mag + 1e-30));
+          }
+        EXPECT_LE(worst, 1e-5);
+      }
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(AllPaths, LinearInt8Test,
+                         ::testing::Values(Isa::Amx, Isa::Avx512Bf16, Isa::Avx2, Isa::Scalar),
+                         [](const ::testing::TestParamInfo<Isa>& info) { return isa_name(info.param); });
+
+TEST(LinearTest, Int8ReadsLessThanHalfOfBf16) {
+  std::vector<uint16_t> w(static_cast<size_t>(64 * 256), 0x3f80);  // all 1.0
+  const Linear native = Linear::create(WeightView{DType::BF16, 64, 256, w.data()}, nullptr);
+  const Linear int8 = Linear::create(WeightView{DType::BF16, 64, 256, w.data()}, nullptr, LinearFormat::Int8);
+  EXPECT_EQ(native.format(), LinearFormat::Native);
+  EXPECT_EQ(int8.format(), LinearFormat::Int8);
+  EXPECT_LT(int8.weight_bytes() * 100, native.weight_bytes() * 57);
+  std::vector<float> x(256, 0.5f), y(64);
+  int8.forward(x.data(), 1, y.data());
+  for (float v : y) EXPECT_NEAR(v, 128.0f, 1e-3f);  // 1.0 quantizes exactly (q = 127, scale = 1/127)
+}
 
 TEST(LinearTest, ReportsShapeDtypeAndBytes) {
   std::vector<uint16_t> w(static_cast<size_t>(40 * 70), 0);

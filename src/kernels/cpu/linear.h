@@ -20,6 +20,15 @@ struct WeightView {
   const void* data = nullptr;  // not owned; must outlive Linear::create (Linear may keep pointing at it)
 };
 
+// How a Linear stores its weights.
+enum class LinearFormat : uint8_t {
+  // The checkpoint dtype (BF16 / F16 / F32), repacked but not requantized.
+  Native,
+  // Weight-only int8: per output row, groups of 32 along K share one f32 scale (max|w| / 127), values
+  // rounded to nearest. 1.125 bytes per weight, so decode reads ~0.56x of BF16. x stays f32.
+  Int8,
+};
+
 class Linear {
  public:
   Linear();
@@ -34,6 +43,9 @@ class Linear {
   // Same, for a given kernel path instead of active_isa() (tests and benchmarks force every path the CPU
   // has). Throws serval::Error if this CPU lacks `isa`.
   static Linear create(const WeightView& w, const float* bias, Isa isa);
+  // Same, storing the weights in `format` (quantized at load when it is not Native).
+  static Linear create(const WeightView& w, const float* bias, LinearFormat format);
+  static Linear create(const WeightView& w, const float* bias, Isa isa, LinearFormat format);
 
   // x is [m, in_features] float32 (row-major, contiguous), y is [m, out_features] float32.
   void forward(const float* x, int64_t m, float* y, ThreadPool& pool) const;
@@ -44,6 +56,7 @@ class Linear {
   DType weight_dtype() const;
   size_t weight_bytes() const;  // bytes of weights read per forward (for GB/s reporting)
   Isa isa() const;              // the kernel path the weights were packed for
+  LinearFormat format() const;
 
   struct Impl;
 

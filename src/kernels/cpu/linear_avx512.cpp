@@ -1,6 +1,7 @@
 // AVX-512 Linear kernels (compiled with -mavx512f/bw/vl/bf16; run only when cpu_features() says so):
-// BF16 weights in the Vnni16 layout via vdpbf16ps (x rounded to bf16 once per call) or f32 FMA on
-// upconverted weights; F32/F16 weights in the Block16 layout via f32 FMA. Also x -> bf16 conversion for AMX.
+// BF16 weights in the Vnni16 layout via f32 FMA on upconverted weights for decode rows (m <= 4) and
+// vdpbf16ps (x rounded to bf16 once per call) otherwise; F32/F16 weights in the Block16 layout via f32
+// FMA. Also the x -> bf16 conversion shared with AMX.
 #include <immintrin.h>
 
 // NOTE: GCC 12 reports -Wmaybe-uninitialized inside its own intrinsics (the _mm*_undefined_* pass-through
@@ -42,32 +43,24 @@ void vnni_dp_tile(const PackedWeights& w, const uint16_t* xb, float* y, const Ti
   const int64_t pairs = w.k_pad / 2;
   const auto* wd = static_cast<const uint16_t*>(w.data);
   const uint16_t* blk[NB];
-  #pragma GCC unroll 16
   for (int j = 0; j < NB; ++j) blk[j] = wd + (t.b + j) * pairs * 32;
   __m512 acc[M][NB];
-  #pragma GCC unroll 16
   for (int i = 0; i < M; ++i)
-    #pragma GCC unroll 16
     for (int j = 0; j < NB; ++j) acc[i][j] = _mm512_setzero_ps();
   const auto* x32 = reinterpret_cast<const int32_t*>(xb + t.i0 * w.k_pad);
   const int64_t ldx = w.k_pad / 2;
   for (int64_t p = 0; p < pairs; ++p) {
     __m512bh wv[NB];
-    #pragma GCC unroll 16
     for (int j = 0; j < NB; ++j) {
       _mm_prefetch(reinterpret_cast<const char*>(blk[j] + (p + 32) * 32), _MM_HINT_T0);
       wv[j] = reinterpret_cast<__m512bh>(_mm512_load_si512(blk[j] + p * 32));
     }
-    #pragma GCC unroll 16
     for (int i = 0; i < M; ++i) {
       const __m512bh xv = reinterpret_cast<__m512bh>(_mm512_set1_epi32(x32[i * ldx + p]));
-      #pragma GCC unroll 16
       for (int j = 0; j < NB; ++j) acc[i][j] = _mm512_dpbf16_ps(acc[i][j], wv[j], xv);
     }
   }
-  #pragma GCC unroll 16
   for (int i = 0; i < M; ++i)
-    #pragma GCC unroll 16
     for (int j = 0; j < NB; ++j) {
       const int64_t col = (t.b + j) * 16;
       store_row(y + (t.i0 + i) * w.n + col, acc[i][j], w.bias.empty() ? nullptr : w.bias.data() + col,
@@ -81,48 +74,37 @@ void vnni_fma_tile(const PackedWeights& w, const float* x, float* y, const Tile&
   const int64_t pairs = w.k_pad / 2, kfull = w.k / 2;
   const auto* wd = static_cast<const uint16_t*>(w.data);
   const uint16_t* blk[NB];
-  #pragma GCC unroll 16
   for (int j = 0; j < NB; ++j) blk[j] = wd + (t.b + j) * pairs * 32;
   __m512 acc[M][NB];
-  #pragma GCC unroll 16
   for (int i = 0; i < M; ++i)
-    #pragma GCC unroll 16
     for (int j = 0; j < NB; ++j) acc[i][j] = _mm512_setzero_ps();
   const __m512i hi_mask = _mm512_set1_epi32(static_cast<int32_t>(0xffff0000u));
   const float* xr = x + t.i0 * w.k;
   auto step = [&](int64_t p, const float* xe, const float* xo) {
     __m512 we[NB], wo[NB];
-    #pragma GCC unroll 16
     for (int j = 0; j < NB; ++j) {
       _mm_prefetch(reinterpret_cast<const char*>(blk[j] + (p + 32) * 32), _MM_HINT_T0);
       const __m512i v = _mm512_load_si512(blk[j] + p * 32);
       we[j] = _mm512_castsi512_ps(_mm512_slli_epi32(v, 16));
       wo[j] = _mm512_castsi512_ps(_mm512_and_si512(v, hi_mask));
     }
-    #pragma GCC unroll 16
     for (int i = 0; i < M; ++i) {
       const __m512 a = _mm512_set1_ps(xe[i * w.k]);
       const __m512 b = _mm512_set1_ps(xo[i * w.k]);
-      #pragma GCC unroll 16
       for (int j = 0; j < NB; ++j) acc[i][j] = _mm512_fmadd_ps(we[j], a, _mm512_fmadd_ps(wo[j], b, acc[i][j]));
     }
   };
   for (int64_t p = 0; p < kfull; ++p) step(p, xr + 2 * p, xr + 2 * p + 1);
   if (w.k & 1) {  // odd k: the last pair's second weight is zero padding, so only its first element counts
     __m512 we[NB];
-    #pragma GCC unroll 16
     for (int j = 0; j < NB; ++j)
       we[j] = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_load_si512(blk[j] + kfull * 32), 16));
-    #pragma GCC unroll 16
     for (int i = 0; i < M; ++i) {
       const __m512 a = _mm512_set1_ps(xr[i * w.k + 2 * kfull]);
-      #pragma GCC unroll 16
       for (int j = 0; j < NB; ++j) acc[i][j] = _mm512_fmadd_ps(we[j], a, acc[i][j]);
     }
   }
-  #pragma GCC unroll 16
   for (int i = 0; i < M; ++i)
-    #pragma GCC unroll 16
     for (int j = 0; j < NB; ++j) {
       const int64_t col = (t.b + j) * 16;
       store_row(y + (t.i0 + i) * w.n + col, acc[i][j], w.bias.empty() ? nullptr : w.bias.data() + col,
@@ -147,33 +129,71 @@ template <DType D, int M, int NB>
 void block16_tile(const PackedWeights& w, const float* x, float* y, const Tile& t) {
   const int64_t k = w.k;
   __m512 acc[M][NB];
-  #pragma GCC unroll 16
   for (int i = 0; i < M; ++i)
-    #pragma GCC unroll 16
     for (int j = 0; j < NB; ++j) acc[i][j] = _mm512_setzero_ps();
   const float* xr = x + t.i0 * k;
   const size_t es = dtype_size(D);
   const auto* base = static_cast<const uint8_t*>(w.data);
   const uint8_t* blk[NB];
-  #pragma GCC unroll 16
   for (int j = 0; j < NB; ++j) blk[j] = base + static_cast<size_t>((t.b + j) * 16 * k) * es;
   for (int64_t s = 0; s < k; ++s) {
     __m512 wv[NB];
-    #pragma GCC unroll 16
     for (int j = 0; j < NB; ++j) {
       _mm_prefetch(reinterpret_cast<const char*>(blk[j]) + (s + 16) * 16 * es, _MM_HINT_T0);
       wv[j] = load_w16<D>(blk[j], s * 16);
     }
-    #pragma GCC unroll 16
     for (int i = 0; i < M; ++i) {
       const __m512 a = _mm512_set1_ps(xr[i * k + s]);
-      #pragma GCC unroll 16
       for (int j = 0; j < NB; ++j) acc[i][j] = _mm512_fmadd_ps(wv[j], a, acc[i][j]);
     }
   }
-  #pragma GCC unroll 16
   for (int i = 0; i < M; ++i)
-    #pragma GCC unroll 16
+    for (int j = 0; j < NB; ++j) {
+      const int64_t col = (t.b + j) * 16;
+      store_row(y + (t.i0 + i) * w.n + col, acc[i][j], w.bias.empty() ? nullptr : w.bias.data() + col,
+                t.ncols - j * 16);
+    }
+}
+
+// ---- Weight-only int8, Int8Block16 layout: per group of 32 K, f32 FMA of sign-extended q with f32 x,
+// then one FMA by the group scale ----
+template <int M, int NB>
+void int8_tile(const PackedWeights& w, const float* x, float* y, const Tile& t) {
+  const int64_t groups = w.k_pad / kInt8Group;
+  const auto* q = static_cast<const int8_t*>(w.data);
+  const auto* sc = static_cast<const float*>(w.scales.get());
+  __m512 acc[M][NB];
+  for (int i = 0; i < M; ++i)
+    for (int j = 0; j < NB; ++j) acc[i][j] = _mm512_setzero_ps();
+  const float* xr = x + t.i0 * w.k;
+  for (int64_t g = 0; g < groups; ++g) {
+    const int64_t t0 = g * kInt8Group;
+    const int64_t len = std::min<int64_t>(kInt8Group, w.k - t0);
+    const int8_t* blk[NB];
+    for (int j = 0; j < NB; ++j) {
+      blk[j] = q + ((t.b + j) * groups + g) * kInt8Group * 16;
+      _mm_prefetch(reinterpret_cast<const char*>(blk[j]) + 8 * kInt8Group * 16, _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(blk[j]) + 8 * kInt8Group * 16 + 256, _MM_HINT_T0);
+    }
+    __m512 part[M][NB];
+    for (int i = 0; i < M; ++i)
+      for (int j = 0; j < NB; ++j) part[i][j] = _mm512_setzero_ps();
+    for (int64_t s = 0; s < len; ++s) {
+      __m512 wv[NB];
+      for (int j = 0; j < NB; ++j)
+        wv[j] = _mm512_cvtepi32_ps(
+            _mm512_cvtepi8_epi32(_mm_load_si128(reinterpret_cast<const __m128i*>(blk[j] + s * 16))));
+      for (int i = 0; i < M; ++i) {
+        const __m512 a = _mm512_set1_ps(xr[i * w.k + t0 + s]);
+        for (int j = 0; j < NB; ++j) part[i][j] = _mm512_fmadd_ps(wv[j], a, part[i][j]);
+      }
+    }
+    for (int j = 0; j < NB; ++j) {
+      const __m512 scale = _mm512_load_ps(sc + ((t.b + j) * groups + g) * 16);
+      for (int i = 0; i < M; ++i) acc[i][j] = _mm512_fmadd_ps(part[i][j], scale, acc[i][j]);
+    }
+  }
+  for (int i = 0; i < M; ++i)
     for (int j = 0; j < NB; ++j) {
       const int64_t col = (t.b + j) * 16;
       store_row(y + (t.i0 + i) * w.n + col, acc[i][j], w.bias.empty() ? nullptr : w.bias.data() + col,
@@ -226,6 +246,13 @@ struct Block16 {
       if constexpr (M * NB <= 24) block16_tile<D, M, NB>(w, x, y, t);
     }
   };
+};
+
+template <int M, int NB>
+struct Int8 {
+  static void run(const Tile& t, const PackedWeights& w, const float* x, float* y) {
+    if constexpr (M * NB <= 12) int8_tile<M, NB>(w, x, y, t);
+  }
 };
 
 // Register blocking: few rows (decode) -> up to 4 column blocks per pass so each weight stream is
@@ -289,6 +316,14 @@ void convert_x_bf16_avx512(const float* x, int64_t m, int64_t k, int64_t k_pad, 
 }
 
 void forward_avx512(const PackedWeights& w, const float* x, int64_t m, float* y, ThreadPool& pool) {
+  if (w.layout == PackLayout::Int8Block16) {
+    // Two accumulator sets (group partials and totals): up to 12 tiles of 16 columns.
+    const Blocking bk = m <= 3 ? Blocking{static_cast<int>(m), static_cast<int>(std::min<int64_t>(4, 12 / m))}
+                               : Blocking{4, 3};
+    for_each_tile(w, m, bk, pool,
+                  [&](const Tile& t, int rows, int nb) { dispatch_m_nb<Int8, 4>(rows, nb, t, w, x, y); });
+    return;
+  }
   if (w.layout == PackLayout::Vnni16) {
     if (use_fma_gemv(m)) {
       for_each_tile(w, m, choose_blocking(m, 16), pool,

@@ -28,7 +28,13 @@ enum class PackLayout : uint8_t {
   // (W[n][2p], W[n][2p+1]) for 16 n. This is the AMX BF16 B-tile layout (a tile = 16 pair rows = 1 KiB)
   // and also what one vdpbf16ps with a broadcast x pair consumes. k_pad is a multiple of 32.
   Vnni16,
+  // Weight-only int8 (LinearFormat::Int8): q is [n_pad/16][k_pad/32][32][16] int8 (for each 16-row block and
+  // group of 32 K, 32 rows of 16 consecutive-row weights), scales [n_pad/16][k_pad/32][16] f32, so that
+  // W[n][t] ~= q * scale of (n, t/32). Padding rows and columns are zero. k_pad is a multiple of 32.
+  Int8Block16,
 };
+
+inline constexpr int64_t kInt8Group = 32;
 
 struct AlignedFree {
   void operator()(void* p) const { std::free(p); }
@@ -44,6 +50,7 @@ struct PackedWeights {
   const void* data = nullptr;                  // the packed weights (owned below, or the checkpoint's)
   std::unique_ptr<void, AlignedFree> storage;  // owns data when packed
   std::vector<float> bias;                     // [n_pad], zero-padded; empty when the Linear has no bias
+  std::unique_ptr<void, AlignedFree> scales;   // Int8Block16 only: the f32 group scales
 
   int64_t num_blocks() const { return n_pad / kBlockN; }
 };
