@@ -103,7 +103,16 @@ void forward_amx(const PackedWeights& w, const float* x, int64_t m, float* y, Th
   }
   const int64_t m_pad = (m + 15) / 16 * 16;
   auto* xb = static_cast<uint16_t*>(scratch_buffer(1, static_cast<size_t>(m_pad * w.k_pad) * 2));
-  convert_x_bf16_avx512(x, m, w.k, w.k_pad, m_pad, xb);
+  if (m * w.k >= (int64_t{1} << 16)) {  // large enough that splitting the conversion pays for a dispatch
+    pool.parallel_for(m_pad, [&](int64_t i0, int64_t i1) {
+      const int64_t real_end = std::min(i1, m);
+      if (i0 < real_end) convert_x_bf16_avx512(x + i0 * w.k, real_end - i0, w.k, w.k_pad, real_end - i0, xb + i0 * w.k_pad);
+      if (std::max(i0, m) < i1)
+        std::memset(xb + std::max(i0, m) * w.k_pad, 0, static_cast<size_t>((i1 - std::max(i0, m)) * w.k_pad) * 2);
+    });
+  } else {
+    convert_x_bf16_avx512(x, m, w.k, w.k_pad, m_pad, xb);
+  }
   const int64_t pairs = w.k_pad / 2;
   const auto* wd = static_cast<const uint16_t*>(w.data);
   const int64_t nblocks = w.num_blocks();
