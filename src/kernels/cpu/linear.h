@@ -47,13 +47,15 @@ class Linear {
   static Linear create(const WeightView& w, const float* bias, LinearFormat format);
   static Linear create(const WeightView& w, const float* bias, Isa isa, LinearFormat format);
 
-  // x is [m, in_features] float32 (row-major, contiguous), y is [m, out_features] float32.
+  // x is [m, in_features] float32 (row-major, contiguous), y is [m, out_features] float32; they must not
+  // overlap. Precision: f32 accumulation; BF16 weights with m >= 5 on the amx/avx512 paths round x to bf16
+  // (relative error <= 2^-8 of sum |x*w|), every other case keeps x in f32. Thread-safe for concurrent calls.
   void forward(const float* x, int64_t m, float* y, ThreadPool& pool) const;
   void forward(const float* x, int64_t m, float* y) const { forward(x, m, y, global_thread_pool()); }
 
   int64_t in_features() const;
   int64_t out_features() const;
-  DType weight_dtype() const;
+  DType weight_dtype() const;   // the checkpoint dtype (also for LinearFormat::Int8)
   size_t weight_bytes() const;  // bytes of weights read per forward (for GB/s reporting)
   Isa isa() const;              // the kernel path the weights were packed for
   LinearFormat format() const;
