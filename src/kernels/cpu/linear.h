@@ -49,7 +49,8 @@ class Linear {
 
   // x is [m, in_features] float32 (row-major, contiguous), y is [m, out_features] float32; they must not
   // overlap. Precision: f32 accumulation; BF16 weights with m >= 5 on the amx/avx512 paths round x to bf16
-  // (relative error <= 2^-8 of sum |x*w|), every other case keeps x in f32. Thread-safe for concurrent calls.
+  // (relative error <= 2^-8 of sum |x*w|), every other case keeps x in f32. Concurrent calls on one Linear are
+  // safe if they use different pools (a ThreadPool runs one job at a time).
   void forward(const float* x, int64_t m, float* y, ThreadPool& pool) const;
   void forward(const float* x, int64_t m, float* y) const { forward(x, m, y, global_thread_pool()); }
 
