@@ -135,6 +135,12 @@ BenchResult compute_metrics(ClientRunResult run, const std::vector<int>& prompt_
   r.itl_ms = summarize(std::move(itls), ps);
   r.e2el_ms = summarize(std::move(e2els), ps);
   r.output_tps_per_user = summarize(std::move(per_user), ps, /*lower_is_worse=*/true);
+  if (!lags.empty()) {
+    std::vector<double> sorted = lags;
+    std::sort(sorted.begin(), sorted.end());
+    r.schedule_lag_p99_ms = percentile_linear(sorted, 99);
+    r.client_degraded = r.schedule_lag_p99_ms > kDegradedLagMs;
+  }
   r.schedule_lag_ms = summarize(std::move(lags), ps);
   r.slot_wait_ms = summarize(std::move(waits), ps);
 

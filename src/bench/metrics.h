@@ -60,6 +60,8 @@ struct BenchResult {
   Distribution output_tps_per_user;    // per request (output_tokens - 1) / (e2el - ttft) = 1000 / tpot_ms
   Distribution schedule_lag_ms;        // arrival - scheduled: the client's own lateness
   Distribution slot_wait_ms;           // start - arrival: waiting for a --max-concurrency slot
+  double schedule_lag_p99_ms = 0;      // always computed, whatever --percentiles asks for
+  bool client_degraded = false;        // schedule_lag_p99_ms > kDegradedLagMs: the client, not the server, set the pace
   std::vector<std::pair<std::string, int>> errors;  // message -> count, most frequent first
   int usage_missing = 0;               // successful requests without a usage chunk (tokens counted locally)
   std::optional<TokenCheck> token_check;
@@ -70,6 +72,8 @@ struct BenchResult {
   std::vector<int> input_lens;         // per request: usage.prompt_tokens, else the dataset's length
   std::vector<int> output_lens;        // per request: usage.completion_tokens (else local count); 0 if failed
 };
+
+constexpr double kDegradedLagMs = 50.0;
 
 struct MetricsOptions {
   std::vector<double> percentiles = {50, 90, 95, 99};

@@ -107,6 +107,9 @@ std::string format_summary(const BenchResult& r, const BenchConfig& c) {
     if (c.endpoint == "/v1/completions")
       row(out, "Tokenizer check: prompt mismatches:", std::to_string(r.token_check->prompt_token_mismatches));
   }
+  if (r.client_degraded)
+    out << "WARNING: p99 schedule lag " << fixed(r.schedule_lag_p99_ms)
+        << " ms: the client could not keep to the schedule; these numbers describe the client as much as the server\n";
   if (!r.errors.empty()) {
     out << centered("Errors", '-') << "\n";
     for (const auto& [message, count] : r.errors) out << "  " << count << " x " << message << "\n";
@@ -148,6 +151,7 @@ nlohmann::ordered_json result_json(const BenchResult& r, const BenchConfig& c, b
   stats_json(j, "output_tps_per_user", "", r.output_tps_per_user);
   stats_json(j, "schedule_lag", "_ms", r.schedule_lag_ms);
   j["max_schedule_lag_ms"] = r.schedule_lag_ms.max;
+  j["client_degraded"] = r.client_degraded;
   stats_json(j, "slot_wait", "_ms", r.slot_wait_ms);
   j["max_slot_wait_ms"] = r.slot_wait_ms.max;
   j["client_cpu_s"] = r.client_cpu_s;

@@ -154,6 +154,9 @@ class Runner {
     error_code ec;
     endpoints_ = resolver.resolve(options_.target.host, options_.target.port, ec);
     check(!ec, "cannot resolve host '" + options_.target.host + "': " + ec.message());
+    const bool ipv6 = options_.target.host.find(':') != std::string::npos;
+    host_header_ = ipv6 ? "[" + options_.target.host + "]" : options_.target.host;
+    if (options_.target.port != "80") host_header_ += ":" + options_.target.port;
 
     result_.records.resize(requests_.size());
     for (size_t i = 0; i < requests_.size(); ++i) {
@@ -280,7 +283,7 @@ class Runner {
       deadline->socket = &conn->socket;
 
       http::request<http::string_body> req{http::verb::post, options_.target.target, 11};
-      req.set(http::field::host, options_.target.host);
+      req.set(http::field::host, host_header_);
       req.set(http::field::user_agent, "serval-bench");
       req.set(http::field::content_type, "application/json");
       req.set(http::field::accept, "text/event-stream");
@@ -409,6 +412,7 @@ class Runner {
   asio::io_context io_{1};
   SlotQueue slots_;
   tcp::resolver::results_type endpoints_;
+  std::string host_header_;  // Host: name[:port]
   std::vector<std::unique_ptr<Connection>> idle_;
   Clock::time_point t0_;
   ClientRunResult result_;
