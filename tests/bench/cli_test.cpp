@@ -82,6 +82,17 @@ TEST(BenchServeCommand, EveryRequestFailingIsAnError) {
   }
 }
 
+TEST(BenchServeCommand, ChatMessagesOnTheCompletionsEndpointAreRefusedUpFront) {
+  const std::string path = (std::filesystem::temp_directory_path() / "serval_bench_cli_msgs.jsonl").string();
+  std::ofstream(path) << R"({"messages": [{"role": "user", "content": "hi"}]})" << "\n";
+  try {
+    run_cli("--model m --base-url http://127.0.0.1:1 --dataset jsonl:" + path);
+    FAIL() << "expected serval::Error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("--endpoint /v1/chat/completions"), std::string::npos) << e.what();
+  }
+}
+
 TEST(BenchServeCommand, BadFlagValuesNameTheFlag) {
   EXPECT_THROW(run_cli("--model m --request-rate fast"), Error);
   EXPECT_THROW(run_cli("--model m --goodput itl:5"), Error);
