@@ -67,7 +67,7 @@ void expect_matches_truth(const BenchResult& r, const ScriptedServer& server) {
   EXPECT_NEAR(r.e2el_ms.median, summarize(e2el, {}).median, kMs);
 }
 
-TEST(ClientAccuracy, SingleTokenChunksMatchTheScript) {
+TEST(BenchClientAccuracy, SingleTokenChunksMatchTheScript) {
   ScriptedServer server([](int, const nlohmann::json&) { return simple_script(0.050, 0.020, 10); });
   BenchConfig c = config_for(server, 8);
   c.max_concurrency = 4;
@@ -86,7 +86,7 @@ TEST(ClientAccuracy, SingleTokenChunksMatchTheScript) {
   EXPECT_EQ(server.connections_accepted(), 4);           // keep-alive: one connection per slot
 }
 
-TEST(ClientAccuracy, MultiTokenChunksGiveOneItlPerChunkAndTokenTpot) {
+TEST(BenchClientAccuracy, MultiTokenChunksGiveOneItlPerChunkAndTokenTpot) {
   Script s;
   s.chunks = {{0.040, 3}, {0.030, 3}, {0.030, 3}, {0.030, 3}, {0.030, 3}};
   ScriptedServer server([&](int, const nlohmann::json&) { return s; });
@@ -103,7 +103,7 @@ TEST(ClientAccuracy, MultiTokenChunksGiveOneItlPerChunkAndTokenTpot) {
   EXPECT_NEAR(r.e2el_ms.mean, 160.0, kScriptMs);
 }
 
-TEST(ClientAccuracy, ChatEndpointParsesDeltasAndKeepsText) {
+TEST(BenchClientAccuracy, ChatEndpointParsesDeltasAndKeepsText) {
   ScriptedServer server([](int, const nlohmann::json& body) {
     Script s = simple_script(0.010, 0.010, 3, 2);
     if (!body.contains("messages") || !body.value("stream", false)) s.status = 400;  // the request shape
@@ -119,7 +119,7 @@ TEST(ClientAccuracy, ChatEndpointParsesDeltasAndKeepsText) {
   EXPECT_EQ(r.records[0].text, " tok tok tok tok tok tok");
 }
 
-TEST(ClientAccuracy, FailuresAreCountedAndGroupedByMessage) {
+TEST(BenchClientAccuracy, FailuresAreCountedAndGroupedByMessage) {
   ScriptedServer server([](int n, const nlohmann::json&) {
     Script s = simple_script(0.005, 0.005, 4);
     switch (n % 5) {
@@ -158,7 +158,7 @@ TEST(ClientAccuracy, FailuresAreCountedAndGroupedByMessage) {
   EXPECT_EQ(groups.size(), 4u);
 }
 
-TEST(ClientAccuracy, StalledStreamTimesOut) {
+TEST(BenchClientAccuracy, StalledStreamTimesOut) {
   Script s;
   s.chunks = {{0.005, 1}, {10.0, 1}};  // stalls after the first token
   ScriptedServer server([&](int, const nlohmann::json&) { return s; });
@@ -170,7 +170,7 @@ TEST(ClientAccuracy, StalledStreamTimesOut) {
   EXPECT_EQ(r.errors[0].first, "timeout after 0.3 s");
 }
 
-TEST(ClientAccuracy, ConnectionRefusedFailsEveryRequestWithoutThrowing) {
+TEST(BenchClientAccuracy, ConnectionRefusedFailsEveryRequestWithoutThrowing) {
   BenchConfig c;
   c.base_url = "http://127.0.0.1:" + std::to_string(test::unused_port());
   c.model = "m";
@@ -183,7 +183,7 @@ TEST(ClientAccuracy, ConnectionRefusedFailsEveryRequestWithoutThrowing) {
   EXPECT_NE(r.errors[0].first.find("Connection refused"), std::string::npos) << r.errors[0].first;
 }
 
-TEST(ClientAccuracy, ConstantRateFollowsTheAbsoluteSchedule) {
+TEST(BenchClientAccuracy, ConstantRateFollowsTheAbsoluteSchedule) {
   ScriptedServer server([](int, const nlohmann::json&) { return simple_script(0.002, 0.002, 2); });
   BenchConfig c = config_for(server, 40);
   c.request_rate = 50.0;  // one every 20 ms
@@ -205,7 +205,7 @@ TEST(ClientAccuracy, ConstantRateFollowsTheAbsoluteSchedule) {
   EXPECT_NEAR(r.duration_s, 0.780 + 0.004, 0.030);
 }
 
-TEST(ClientAccuracy, MaxConcurrencyIsNeverExceeded) {
+TEST(BenchClientAccuracy, MaxConcurrencyIsNeverExceeded) {
   ScriptedServer server([](int, const nlohmann::json&) { return simple_script(0.020, 0.020, 4); });
   BenchConfig c = config_for(server, 15);
   c.max_concurrency = 3;
@@ -218,7 +218,7 @@ TEST(ClientAccuracy, MaxConcurrencyIsNeverExceeded) {
   EXPECT_LT(r.schedule_lag_ms.max, 50.0);  // slot waiting is not counted as client lag
 }
 
-TEST(ClientAccuracy, WarmupRequestsAreSentButNotCounted) {
+TEST(BenchClientAccuracy, WarmupRequestsAreSentButNotCounted) {
   ScriptedServer server([](int, const nlohmann::json&) { return simple_script(0.002, 0.002, 3); });
   BenchConfig c = config_for(server, 5);
   c.warmup = 3;
@@ -229,7 +229,7 @@ TEST(ClientAccuracy, WarmupRequestsAreSentButNotCounted) {
   EXPECT_EQ(r.total_output_tokens, 15);
 }
 
-TEST(ClientAccuracy, GoodputCountsRequestsMeetingEverySlo) {
+TEST(BenchClientAccuracy, GoodputCountsRequestsMeetingEverySlo) {
   ScriptedServer server([](int n, const nlohmann::json&) {
     return n % 2 == 0 ? simple_script(0.010, 0.005, 5) : simple_script(0.150, 0.005, 5);
   });
@@ -244,7 +244,7 @@ TEST(ClientAccuracy, GoodputCountsRequestsMeetingEverySlo) {
   EXPECT_DOUBLE_EQ(*r.request_goodput, 5 / r.duration_s);
 }
 
-TEST(ClientAccuracy, BodyEndingAtConnectionCloseIsComplete) {
+TEST(BenchClientAccuracy, BodyEndingAtConnectionCloseIsComplete) {
   ScriptedServer server([](int, const nlohmann::json&) {
     Script s = simple_script(0.002, 0.002, 3, 2);
     s.eof_delimited = true;
@@ -255,7 +255,7 @@ TEST(ClientAccuracy, BodyEndingAtConnectionCloseIsComplete) {
   EXPECT_EQ(r.total_output_tokens, 18);
 }
 
-TEST(ClientAccuracy, NonStreamingReplyIsAFailureThatSaysWhy) {
+TEST(BenchClientAccuracy, NonStreamingReplyIsAFailureThatSaysWhy) {
   ScriptedServer server([](int, const nlohmann::json&) {
     Script s;
     s.json_body = true;
@@ -268,7 +268,7 @@ TEST(ClientAccuracy, NonStreamingReplyIsAFailureThatSaysWhy) {
       << r.errors[0].first;
 }
 
-TEST(ClientAccuracy, ReusedConnectionClosedByServerIsRetriedOnce) {
+TEST(BenchClientAccuracy, ReusedConnectionClosedByServerIsRetriedOnce) {
   ScriptedServer server([](int, const nlohmann::json&) {
     Script s = simple_script(0.002, 0.002, 2);
     s.silent_close = true;

@@ -41,7 +41,7 @@ std::string error_of(const std::function<void()>& fn) {
   return "";
 }
 
-TEST(RandomDataset, ExactLengthsWithATokenizerAndRangeRatio) {
+TEST(BenchRandomDataset, ExactLengthsWithATokenizerAndRangeRatio) {
   DatasetConfig c;
   c.input_len = 100;
   c.output_len = 20;
@@ -64,7 +64,7 @@ TEST(RandomDataset, ExactLengthsWithATokenizerAndRangeRatio) {
   }
 }
 
-TEST(RandomDataset, DeterministicForASeedWithoutTokenizer) {
+TEST(BenchRandomDataset, DeterministicForASeedWithoutTokenizer) {
   DatasetConfig c;
   c.input_len = 64;
   const auto a = load_samples(c, 3, 9, {});
@@ -77,7 +77,7 @@ TEST(RandomDataset, DeterministicForASeedWithoutTokenizer) {
   }
 }
 
-TEST(SyntheticDatasets, ChatSummarizeSharedPrefixShapes) {
+TEST(BenchSyntheticDatasets, ChatSummarizeSharedPrefixShapes) {
   for (const auto& s : load_samples({.spec = "chat"}, 40, 3, {})) {
     EXPECT_GE(s.output_len, 64);
     EXPECT_LE(s.output_len, 256);
@@ -102,7 +102,7 @@ TEST(SyntheticDatasets, ChatSummarizeSharedPrefixShapes) {
   EXPECT_THROW(load_samples({.spec = "nope"}, 1, 0, {}), Error);
 }
 
-TEST(JsonlDataset, PromptsMessagesAndOutputLengths) {
+TEST(BenchJsonlDataset, PromptsMessagesAndOutputLengths) {
   const std::string path = temp_file("ok.jsonl",
                                      "{\"prompt\": \"hello there\", \"output_len\": 7}\n\n"
                                      "{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}]}\n");
@@ -117,7 +117,7 @@ TEST(JsonlDataset, PromptsMessagesAndOutputLengths) {
   EXPECT_EQ(s[2].prompt, "hello there");  // cycled
 }
 
-TEST(JsonlDataset, BadLinesNameFileAndLine) {
+TEST(BenchJsonlDataset, BadLinesNameFileAndLine) {
   const std::string bad_json = temp_file("bad1.jsonl", "{\"prompt\": \"a\"}\n{\"prompt\": \n");
   EXPECT_NE(error_of([&] { load_samples({.spec = "jsonl:" + bad_json}, 2, 0, {}); }).find(bad_json + ":2: invalid JSON"),
             std::string::npos);
@@ -131,7 +131,7 @@ TEST(JsonlDataset, BadLinesNameFileAndLine) {
             std::string::npos);
 }
 
-TEST(ShareGptDataset, TakesFirstHumanTurnAndReplyLength) {
+TEST(BenchShareGptDataset, TakesFirstHumanTurnAndReplyLength) {
   const std::string path = temp_file("sg.json", R"([
     {"id": "a", "conversations": [{"from": "human", "value": "one two three four five"},
                                   {"from": "gpt", "value": "six seven eight nine ten eleven"}]},

@@ -13,7 +13,7 @@
 namespace serval::bench {
 namespace {
 
-TEST(Percentile, MatchesNumpyLinearInterpolation) {
+TEST(BenchPercentile, MatchesNumpyLinearInterpolation) {
   const std::vector<double> v = {1, 2, 3, 4};
   EXPECT_DOUBLE_EQ(percentile_linear(v, 50), 2.5);   // np.percentile([1,2,3,4], 50)
   EXPECT_DOUBLE_EQ(percentile_linear(v, 99), 3.97);  // np.percentile([1,2,3,4], 99)
@@ -21,7 +21,7 @@ TEST(Percentile, MatchesNumpyLinearInterpolation) {
   EXPECT_DOUBLE_EQ(percentile_linear({7}, 90), 7.0);
 }
 
-TEST(Summarize, MeanMedianPopulationStd) {
+TEST(BenchSummarize, MeanMedianPopulationStd) {
   const Distribution d = summarize({4, 2, 8, 6}, {50, 99});
   EXPECT_DOUBLE_EQ(d.mean, 5.0);
   EXPECT_DOUBLE_EQ(d.median, 5.0);
@@ -50,7 +50,7 @@ RequestRecord ok_record(double start, double ttft, std::vector<float> itls, int 
   return r;
 }
 
-TEST(ComputeMetrics, VllmDefinitionsAndGoodput) {
+TEST(BenchComputeMetrics, VllmDefinitionsAndGoodput) {
   ClientRunResult run;
   run.duration_s = 2.0;
   run.records.push_back(ok_record(0.0, 0.100, {0.02f, 0.02f, 0.02f}, 4));        // tpot 20 ms
@@ -84,7 +84,7 @@ TEST(ComputeMetrics, VllmDefinitionsAndGoodput) {
   EXPECT_EQ(r.errors[0], (std::pair<std::string, int>{"HTTP 500: boom", 2}));
 }
 
-TEST(ComputeMetrics, MissingUsageFallsBackToLocalCountAndIsCounted) {
+TEST(BenchComputeMetrics, MissingUsageFallsBackToLocalCountAndIsCounted) {
   ClientRunResult run;
   run.duration_s = 1.0;
   RequestRecord r = ok_record(0, 0.01, {0.01f}, -1);
@@ -100,7 +100,7 @@ TEST(ComputeMetrics, MissingUsageFallsBackToLocalCountAndIsCounted) {
   EXPECT_EQ(compute_metrics(run, {42}, opt).total_output_tokens, 3);
 }
 
-TEST(ComputeMetrics, TokenizerCrossCheckCountsMismatches) {
+TEST(BenchComputeMetrics, TokenizerCrossCheckCountsMismatches) {
   ClientRunResult run;
   run.duration_s = 1.0;
   RequestRecord a = ok_record(0, 0.01, {0.01f}, 2);
@@ -118,7 +118,7 @@ TEST(ComputeMetrics, TokenizerCrossCheckCountsMismatches) {
   EXPECT_EQ(r.token_check->prompt_token_mismatches, 1);
 }
 
-TEST(ArrivalSchedule, ConstantPoissonAndInfinite) {
+TEST(BenchArrivalSchedule, ConstantPoissonAndInfinite) {
   const auto inf = arrival_offsets(5, std::numeric_limits<double>::infinity(), 1.0, 0);
   for (double t : inf) EXPECT_EQ(t, 0.0);
   const auto constant = arrival_offsets(5, 4.0, std::numeric_limits<double>::infinity(), 0);

@@ -10,7 +10,7 @@
 namespace serval::bench {
 namespace {
 
-TEST(ClientScale, ThousandConcurrentStreamsWithoutGrowingLag) {
+TEST(BenchClientScale, ThousandConcurrentStreamsWithoutGrowingLag) {
   constexpr int kStreams = 1000;
   constexpr int kTokens = 100;  // 50 ms to first token, then one token every 20 ms: ~2.05 s per stream
   test::ScriptedServer server([](int, const nlohmann::json&) { return test::simple_script(0.050, 0.020, kTokens); });

@@ -23,7 +23,7 @@ std::vector<std::string> parse_in_pieces(const std::string& stream, const std::v
   return events;
 }
 
-TEST(SseParser, EveryTwoWaySplitGivesTheSameEvents) {
+TEST(BenchSseParser, EveryTwoWaySplitGivesTheSameEvents) {
   const std::string stream =
       ": ping\r\n\r\ndata: {\"a\":1}\r\n\r\ndata:{\"b\":2}\n\nevent: x\nid: 3\ndata: [DONE]\n\n";
   const std::vector<std::string> expected = {"{\"a\":1}", "{\"b\":2}", "[DONE]"};
@@ -33,7 +33,7 @@ TEST(SseParser, EveryTwoWaySplitGivesTheSameEvents) {
   }
 }
 
-TEST(SseParser, ByteAtATimeAndManyEventsPerRead) {
+TEST(BenchSseParser, ByteAtATimeAndManyEventsPerRead) {
   std::string stream;
   std::vector<std::string> expected;
   for (int i = 0; i < 50; ++i) {
@@ -46,20 +46,20 @@ TEST(SseParser, ByteAtATimeAndManyEventsPerRead) {
   EXPECT_EQ(parse_in_pieces(stream, {}), expected);
 }
 
-TEST(SseParser, CarriageReturnOnlyLineEndingsSplitBetweenCrAndLf) {
+TEST(BenchSseParser, CarriageReturnOnlyLineEndingsSplitBetweenCrAndLf) {
   EXPECT_EQ(parse_in_pieces("data: a\r\rdata: b\r\n\r\n", {}), (std::vector<std::string>{"a", "b"}));
   EXPECT_EQ(parse_in_pieces("data: a\r\n\r\ndata: b\r\n\r\n", {8}), (std::vector<std::string>{"a", "b"}));
 }
 
-TEST(SseParser, MultiLineDataIsJoinedWithNewlines) {
+TEST(BenchSseParser, MultiLineDataIsJoinedWithNewlines) {
   EXPECT_EQ(parse_in_pieces("data: one\ndata: two\n\n", {}), (std::vector<std::string>{"one\ntwo"}));
 }
 
-TEST(SseParser, TrailingEventWithoutBlankLineIsDeliveredAtFinish) {
+TEST(BenchSseParser, TrailingEventWithoutBlankLineIsDeliveredAtFinish) {
   EXPECT_EQ(parse_in_pieces("data: {\"x\":1}\n\ndata: [DONE]", {}), (std::vector<std::string>{"{\"x\":1}", "[DONE]"}));
 }
 
-TEST(SseParser, CommentsAndBlankLinesAloneProduceNoEvents) {
+TEST(BenchSseParser, CommentsAndBlankLinesAloneProduceNoEvents) {
   EXPECT_TRUE(parse_in_pieces(": keep-alive\n\n\n\n: another\n\n", {}).empty());
 }
 
