@@ -93,7 +93,7 @@ std::string format_summary(const BenchResult& r, const BenchConfig& c) {
   stats_block(out, "Inter-token Latency", "ITL", "ms", r.itl_ms);
   stats_block(out, "End-to-end Latency", "E2EL", "ms", r.e2el_ms);
   stats_block(out, "Per-user decode speed (PNN = slowest)", "tok/s/user", "tok/s", r.output_tps_per_user);
-  stats_block(out, "Client schedule lag (actual - scheduled)", "lag", "ms", r.schedule_lag_ms);
+  stats_block(out, "Client schedule lag (released - scheduled)", "lag", "ms", r.schedule_lag_ms);
   row(out, "Max schedule lag (ms):", fixed(r.schedule_lag_ms.max));
   if (c.max_concurrency > 0) {
     row(out, "Mean concurrency-slot wait (ms):", fixed(r.slot_wait_ms.mean));

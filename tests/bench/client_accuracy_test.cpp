@@ -197,12 +197,12 @@ TEST(BenchClientAccuracy, ConstantRateFollowsTheAbsoluteSchedule) {
   }
   std::sort(lags.begin(), lags.end());
   EXPECT_LT(lags[20], 0.003);  // median: within a few ms of the schedule
-  EXPECT_LT(lags.back(), 0.050);
+  EXPECT_LT(lags.back(), 0.100);  // generous: a loaded CI box can deschedule the client
   // No drift: the server saw the last request ~780 ms after the first.
   const std::vector<double> seen = server.receive_times();
   ASSERT_EQ(seen.size(), 40u);
-  EXPECT_NEAR(seen.back() - seen.front(), 0.780, 0.030);
-  EXPECT_NEAR(r.duration_s, 0.780 + 0.004, 0.030);
+  EXPECT_NEAR(seen.back() - seen.front(), 0.780, 0.050);
+  EXPECT_NEAR(r.duration_s, 0.780 + 0.004, 0.050);
 }
 
 TEST(BenchClientAccuracy, MaxConcurrencyIsNeverExceeded) {
@@ -214,7 +214,8 @@ TEST(BenchClientAccuracy, MaxConcurrencyIsNeverExceeded) {
   EXPECT_EQ(server.max_active(), 3);
   EXPECT_LE(r.max_concurrent_requests, 3);
   // Request i waits for the (i/3)-th wave of 80 ms responses; the last wave waited ~4 x 80 ms.
-  EXPECT_NEAR(r.slot_wait_ms.max, 4 * 80.0, 20.0);
+  EXPECT_GT(r.slot_wait_ms.max, 4 * 80.0 - 10.0);
+  EXPECT_LT(r.slot_wait_ms.max, 4 * 80.0 + 80.0);
   EXPECT_LT(r.schedule_lag_ms.max, 50.0);  // slot waiting is not counted as client lag
 }
 

@@ -2,6 +2,8 @@
 // thread without a growing schedule lag, and reports its CPU time per streamed token.
 #include <gtest/gtest.h>
 
+#include <sys/resource.h>
+
 #include <cstdio>
 
 #include "bench/run_bench.h"
@@ -12,6 +14,10 @@ namespace {
 
 TEST(BenchClientScale, ThousandConcurrentStreamsWithoutGrowingLag) {
   constexpr int kStreams = 1000;
+  rlimit files{};
+  getrlimit(RLIMIT_NOFILE, &files);
+  if (files.rlim_max < 2 * kStreams + 100)  // client and server sockets live in this one process
+    GTEST_SKIP() << "RLIMIT_NOFILE hard limit " << files.rlim_max << " is below " << 2 * kStreams + 100;
   constexpr int kTokens = 100;  // 50 ms to first token, then one token every 20 ms: ~2.05 s per stream
   test::ScriptedServer server([](int, const nlohmann::json&) { return test::simple_script(0.050, 0.020, kTokens); });
   BenchConfig c;
