@@ -13,13 +13,17 @@ PACKAGES=(
   libpcre2-dev libutf8proc-dev libboost-dev libcurl4-openssl-dev libxxhash-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev
-  nodejs npm python3 python3-numpy python3-jinja2
+  python3 python3-numpy python3-jinja2
 )
 
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# node/npm run the test oracles: take Debian's only when the machine has none of its own (a node from
+# elsewhere ships its own npm, and Debian's npm package would conflict with it).
+if ! command -v node >/dev/null 2>&1; then missing+=(nodejs); fi
+if ! command -v npm >/dev/null 2>&1; then missing+=(npm); fi
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "install-deps: installing ${missing[*]}"
   $SUDO apt-get update -qq
