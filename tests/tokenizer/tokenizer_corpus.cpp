@@ -4,6 +4,8 @@
 #include <array>
 #include <string_view>
 
+#include "tokenizer/utf8.h"
+
 namespace serval::test {
 
 namespace {
@@ -24,24 +26,6 @@ class Rng {
  private:
   uint64_t state_;
 };
-
-void append_utf8(std::string& out, char32_t cp) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
-}
 
 const std::vector<std::string> kWords = {
     "the", "quick", "brown", "fox", "jumps", "over", "lazy", "dog", "Hello", "world", "HELLO", "WoRLd",
@@ -113,7 +97,7 @@ std::string fragment(Rng& rng, const std::vector<std::string>& specials) {
     case 8: return rng.pick(kCode);
     case 9: {
       std::string s;
-      for (size_t i = 0, n = 1 + rng.below(8); i < n; ++i) append_utf8(s, random_char(rng));
+      for (size_t i = 0, n = 1 + rng.below(8); i < n; ++i) utf8::append(s, random_char(rng));
       return s;
     }
     case 10: return specials.empty() ? rng.pick(kWords) : rng.pick(specials);
