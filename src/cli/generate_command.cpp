@@ -112,7 +112,7 @@ void add_generate_command(CLI::App& app) {
       }
       std::cout.flush();
     });
-    if (!opts->json) std::cout << detok.flush() << "\n";
+    if (!opts->json) std::cout << detok.flush() << std::endl;
     std::fprintf(stderr, "prompt %d tokens: %.1f tok/s | generated %d tokens: %.2f tok/s%s\n",
                  stats.num_prompt_tokens,
                  stats.prefill_seconds > 0 ? stats.num_prompt_tokens / stats.prefill_seconds : 0.0,
