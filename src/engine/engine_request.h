@@ -42,6 +42,8 @@ struct RequestOutput {
   int num_prompt_tokens = 0;
   int num_output_tokens = 0;                 // total so far
   int num_cached_tokens = 0;                 // prompt tokens served from the prefix cache
+  std::optional<double> queue_time_s;        // arrival -> first scheduled, on the first output only
+                                             // (vllm:request_queue_time_seconds)
 };
 
 // Called from the engine's thread for every update; must not block (post to the I/O loop).

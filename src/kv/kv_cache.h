@@ -5,7 +5,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <vector>
 
 #include "core/dtype.h"
 
@@ -26,10 +25,19 @@ struct KvCacheShape {
   size_t bytes_per_block() const { return bytes_per_token() * block_size; }
 };
 
+// The storage is an anonymous private mapping: untouched blocks cost no RAM, so a KV budget sized from
+// --gpu-memory-utilization of the machine's RAM is committed only as requests fill it (like a GPU
+// allocation it is never given back). Blocks read before any write read zeros.
 class KvCache {
  public:
   KvCache() = default;
+  // Throws serval::Error naming the size when the mapping cannot be made.
   explicit KvCache(const KvCacheShape& shape);
+  ~KvCache();
+  KvCache(KvCache&& other) noexcept;
+  KvCache& operator=(KvCache&& other) noexcept;
+  KvCache(const KvCache&) = delete;
+  KvCache& operator=(const KvCache&) = delete;
 
   const KvCacheShape& shape() const { return shape_; }
 
@@ -39,13 +47,14 @@ class KvCache {
   const uint8_t* key_block(int layer, int block_id) const { return const_cast<KvCache*>(this)->block_ptr(0, layer, block_id); }
   const uint8_t* value_block(int layer, int block_id) const { return const_cast<KvCache*>(this)->block_ptr(1, layer, block_id); }
 
-  size_t total_bytes() const { return storage_.size(); }
+  size_t total_bytes() const { return bytes_; }
 
  private:
   uint8_t* block_ptr(int kv, int layer, int block_id);
 
   KvCacheShape shape_;
-  std::vector<uint8_t> storage_;
+  uint8_t* data_ = nullptr;
+  size_t bytes_ = 0;
 };
 
 }  // namespace serval

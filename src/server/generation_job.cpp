@@ -132,6 +132,7 @@ void GenerationJob::on_output(const RequestOutput& out) {
   if (seq.finished) return;
 
   const auto now = std::chrono::steady_clock::now();
+  if (out.queue_time_s) ctx_.metrics.observe_queue_time(*out.queue_time_s);
   if (!out.new_token_ids.empty()) {
     if (!seq.seen_first_token) ctx_.metrics.observe_ttft(seconds_between(arrival_, now));
     else ctx_.metrics.observe_inter_token_latency(seconds_between(seq.last_token_time, now));

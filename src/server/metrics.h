@@ -37,7 +37,7 @@ class MetricsRegistry {
                         double e2e_latency_s);
   void observe_ttft(double seconds);
   void observe_inter_token_latency(double seconds);
-  void observe_queue_time(double seconds);  // NOTE: needs the engine's schedule time; unused until it exists
+  void observe_queue_time(double seconds);  // arrival -> first scheduled (RequestOutput::queue_time_s)
   void observe_request_params(int n, int max_tokens);
 
   // Prometheus text format 0.0.4 (what prometheus_client serves).
