@@ -40,6 +40,7 @@ void validate(const BenchConfig& c) {
   check(c.dataset.input_len >= 1, "--input-len must be >= 1, got " + std::to_string(c.dataset.input_len));
   check(c.dataset.output_len >= 1, "--output-len must be >= 1, got " + std::to_string(c.dataset.output_len));
   check(c.dataset.prefix_len >= 0, "--prefix-len must be >= 0");
+  check(c.dataset.max_tokens >= 0, "--max-tokens values must be >= 1, got " + std::to_string(c.dataset.max_tokens));
   check(c.dataset.range_ratio >= 0 && c.dataset.range_ratio < 1,
         "--range-ratio must be in [0, 1), got " + std::to_string(c.dataset.range_ratio));
   for (double p : c.percentiles) check(p > 0 && p <= 100, "--percentiles values must be in (0, 100]");

@@ -22,6 +22,7 @@ struct DatasetConfig {
   int output_len = 128;         // random, shared-prefix, and jsonl lines without output_len
   double range_ratio = 0.0;     // lengths uniform in [len*(1-r), len*(1+r)], 0 <= r < 1 (vLLM >= 0.8.4)
   int prefix_len = 1024;        // shared-prefix: tokens of the common system prompt
+  int max_tokens = 0;           // > 0: every sample requests exactly this many output tokens (bench sweep's axis)
 };
 
 // Service-level objectives for goodput, in milliseconds; unset ones are not checked.

@@ -12,5 +12,9 @@ void add_chat_template_command(CLI::App& app);  // serval chat-template MODEL_DI
 void add_make_model_command(CLI::App& app);     // serval make-model --arch ... --preset ... --out DIR
 void add_bench_model_command(CLI::App& bench);  // serval bench model MODEL_DIR -p 128 -n 32
 void add_bench_serve_command(CLI::App& bench);  // serval bench serve --base-url ... (OpenAI-compatible servers)
+void add_bench_sweep_command(CLI::App& bench);  // serval bench sweep --base-url ... --concurrency 1,4,8 --max-tokens 64,128
+void add_bench_report_command(CLI::App& bench); // serval bench report SWEEP.json -o report.html
+void add_bench_probe_command(CLI::App& bench);  // serval bench probe --base-url ... (cold vs warm TTFT)
+void add_plan_command(CLI::App& app);           // serval plan MODEL_DIR | --config-json FILE --device-memory ...
 
 }  // namespace serval::cli

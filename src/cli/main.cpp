@@ -17,10 +17,14 @@ int main(int argc, char** argv) {
   serval::cli::add_tokenize_command(app);
   serval::cli::add_chat_template_command(app);
   serval::cli::add_make_model_command(app);
+  serval::cli::add_plan_command(app);
   CLI::App* bench = app.add_subcommand("bench", "Measure a model or a running server");
   bench->require_subcommand(1);
   serval::cli::add_bench_model_command(*bench);
   serval::cli::add_bench_serve_command(*bench);
+  serval::cli::add_bench_sweep_command(*bench);
+  serval::cli::add_bench_report_command(*bench);
+  serval::cli::add_bench_probe_command(*bench);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

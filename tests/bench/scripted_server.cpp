@@ -27,6 +27,7 @@ struct ScriptedServer::Impl {
   tcp::acceptor acceptor{io};
   Clock::time_point t0 = Clock::now();
   ScriptFn script;
+  GetFn get;
   ScriptedServer* owner = nullptr;
 
   static std::string chunk(const std::string& data) {
@@ -54,6 +55,15 @@ struct ScriptedServer::Impl {
       http::request<http::string_body> req;
       co_await http::async_read(socket, buffer, req, asio::redirect_error(asio::use_awaitable, ec));
       if (ec) co_return;
+      if (req.method() == http::verb::get) {
+        const auto [status, text] = get ? get(std::string(req.target())) : std::pair<int, std::string>{404, "not found"};
+        const std::string reply = "HTTP/1.1 " + std::to_string(status) +
+                                  " Scripted\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: " +
+                                  std::to_string(text.size()) + "\r\nConnection: keep-alive\r\n\r\n" + text;
+        co_await asio::async_write(socket, asio::buffer(reply), asio::redirect_error(asio::use_awaitable, ec));
+        if (ec) co_return;
+        continue;
+      }
       const Clock::time_point t_req = Clock::now();
       const int n = owner->received_++;
       {
@@ -163,8 +173,9 @@ struct ScriptedServer::Impl {
   }
 };
 
-ScriptedServer::ScriptedServer(ScriptFn script) : impl_(std::make_unique<Impl>()) {
+ScriptedServer::ScriptedServer(ScriptFn script, GetFn get) : impl_(std::make_unique<Impl>()) {
   impl_->script = std::move(script);
+  impl_->get = std::move(get);
   impl_->owner = this;
   tcp::endpoint endpoint(asio::ip::make_address("127.0.0.1"), 0);
   impl_->acceptor.open(endpoint.protocol());

@@ -49,7 +49,10 @@ class ScriptedServer {
  public:
   // script(n, body): the script for the n-th request received (0-based) with its parsed JSON body.
   using ScriptFn = std::function<Script(int n, const nlohmann::json& body)>;
-  explicit ScriptedServer(ScriptFn script);
+  // Answers GET requests (/metrics, /health): target -> (status, text body). GETs never reach the
+  // script and are not counted in requests_received(). Without one, GETs get 404.
+  using GetFn = std::function<std::pair<int, std::string>(const std::string& target)>;
+  explicit ScriptedServer(ScriptFn script, GetFn get = {});
   ~ScriptedServer();
   ScriptedServer(const ScriptedServer&) = delete;
   ScriptedServer& operator=(const ScriptedServer&) = delete;

@@ -5,10 +5,11 @@
 
 namespace serval::bench {
 
-std::vector<BenchSample> load_samples(const DatasetConfig& config, int num, uint64_t seed,
+namespace {
+
+std::vector<BenchSample> load_by_spec(const DatasetConfig& config, int num, uint64_t seed,
                                       const TokenCounter& token_counter) {
   const std::string& spec = config.spec;
-  if (num <= 0) return {};
   if (spec == "random") return random_samples(config, num, seed, token_counter);
   if (spec == "chat") return chat_samples(config, num, seed, token_counter);
   if (spec == "summarize") return summarize_samples(config, num, seed, token_counter);
@@ -17,6 +18,17 @@ std::vector<BenchSample> load_samples(const DatasetConfig& config, int num, uint
   if (spec.rfind("sharegpt:", 0) == 0) return sharegpt_samples(spec.substr(9), num, seed, token_counter);
   throw Error("--dataset '" + spec +
               "' is not one of random, chat, summarize, shared-prefix, jsonl:FILE, sharegpt:FILE");
+}
+
+}  // namespace
+
+std::vector<BenchSample> load_samples(const DatasetConfig& config, int num, uint64_t seed,
+                                      const TokenCounter& token_counter) {
+  if (num <= 0) return {};
+  std::vector<BenchSample> samples = load_by_spec(config, num, seed, token_counter);
+  if (config.max_tokens > 0)
+    for (BenchSample& s : samples) s.output_len = config.max_tokens;
+  return samples;
 }
 
 }  // namespace serval::bench

@@ -1,0 +1,47 @@
+// `serval bench probe`: cold vs warm time to first token against a running server (see bench/probe.h).
+#include <cstdio>
+#include <memory>
+
+#include "bench/probe.h"
+#include "bench/report.h"
+#include "cli/commands.h"
+#include "core/error.h"
+
+namespace serval::cli {
+
+void add_bench_probe_command(CLI::App& bench) {
+  struct Flags {
+    bench::ProbeConfig probe;
+    std::string save_result;
+    std::string output = "text";
+  };
+  auto f = std::make_shared<Flags>();
+  bench::ProbeConfig& p = f->probe;
+  bench::BenchConfig& c = p.base;
+  c.timeout_s = 120;
+  CLI::App* cmd = bench.add_subcommand("probe", "Cold vs warm TTFT: a never-seen prompt, then the same prompt again");
+  cmd->add_option("--base-url", c.base_url, "Server URL, http://host:port")->capture_default_str();
+  cmd->add_option("--endpoint", c.endpoint, "/v1/completions or /v1/chat/completions")->capture_default_str();
+  cmd->add_option("--model", c.model, "Model name sent in each request")->required();
+  cmd->add_option("--num-probes", p.num_probes, "Cold/warm pairs")->capture_default_str();
+  cmd->add_option("--warm-repeats", p.warm_repeats, "Warm requests after each cold one")->capture_default_str();
+  cmd->add_option("--prompt-len", p.prompt_len, "Prompt tokens (approximate)")->capture_default_str();
+  cmd->add_option("--max-tokens", p.max_tokens, "Output tokens per request")->capture_default_str();
+  cmd->add_option("--seed", c.seed, "Seed for the prompt text")->capture_default_str();
+  cmd->add_option("--api-key", c.api_key, "Bearer token")->envname("OPENAI_API_KEY");
+  cmd->add_option("--timeout", c.timeout_s, "Per-request timeout in seconds (0 = none)")->capture_default_str();
+  cmd->add_option("--save-result", f->save_result, "Write the results as JSON to this file");
+  cmd->add_option("-o,--output", f->output, "text or json (on stdout)")->capture_default_str();
+  cmd->callback([f] {
+    check(f->output == "text" || f->output == "json", "-o must be text or json, got '" + f->output + "'");
+    const bench::ProbeResult r = bench::run_probe(f->probe);
+    const nlohmann::ordered_json j = bench::probe_json(r, f->probe);
+    std::fputs(f->output == "json" ? (j.dump(2) + "\n").c_str() : bench::format_probe(r).c_str(), stdout);
+    std::fflush(stdout);
+    if (!f->save_result.empty()) bench::save_json(f->save_result, j);
+    check(r.completed > 0, "all " + std::to_string(r.failed) + " probe requests failed (first error: " +
+                               (r.errors.empty() ? std::string("none") : r.errors.front().first) + ")");
+  });
+}
+
+}  // namespace serval::cli
