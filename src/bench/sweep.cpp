@@ -138,6 +138,8 @@ SweepResult run_sweep(const SweepConfig& config, const std::function<void(size_t
       cell.max_tokens = max_tokens;
       c.dataset.max_tokens = max_tokens;
       c.num_prompts = cell.num_prompts;
+      // A fresh seed per cell: no cell's prompts are already in the prefix cache from an earlier cell.
+      c.seed = base.seed + sweep.cells.size();
       validate(c);
       std::optional<MetricsScraper> scraper;
       if (config.scrape_metrics) scraper.emplace(c.base_url, config.scrape_interval_s);
@@ -220,6 +222,7 @@ nlohmann::ordered_json sweep_json(const SweepResult& sweep) {
     else bc.request_rate = std::numeric_limits<double>::infinity();
     bc.num_prompts = cell.num_prompts;
     bc.dataset.max_tokens = cell.max_tokens;
+    bc.seed = c.base.seed + results.size();
     nlohmann::ordered_json result = result_json(cell.result, bc, false);
     if (cell.server) {
       const ServerMetrics& s = *cell.server;

@@ -17,7 +17,8 @@
 namespace serval::bench {
 
 struct SweepConfig {
-  BenchConfig base;                  // target, dataset, SLOs (base.goodput), seed...; per-cell fields overwritten
+  BenchConfig base;                  // target, dataset, SLOs (base.goodput)...; per-cell fields overwritten;
+                                     // cell i uses seed base.seed + i, so no cell re-sends an earlier cell's prompts
   std::vector<int> concurrencies = {1, 4, 8, 16, 32};  // --concurrency (closed loop, request rate inf)
   std::vector<double> request_rates;  // --request-rates: when set, the grid is rates x max_tokens instead
   std::vector<int> max_tokens = {64, 128, 256};        // --max-tokens: exact output tokens requested per cell
