@@ -1,6 +1,6 @@
 // linear_bench: Linear GEMV (decode) and GEMM (prefill) at Qwen2.5-1.5B shapes per ISA path and weight
-// dtype, the whole model's decode linears per token, and the memory read-bandwidth baseline they are
-// bounded by. Counters: GB/s (weight bytes read), GFLOP/s, tok/s. Run: build/benchmarks/linear_bench
+// dtype (and int8 / int4 weights), the whole model's decode linears per token, and the memory read-bandwidth
+// baseline they are bounded by. Counters: GB/s (weight bytes read), GFLOP/s, tok/s. Run: build/benchmarks/linear_bench
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
@@ -116,13 +116,74 @@ void BM_Gemm(benchmark::State& state) {
 const int kLayerShapes[] = {0, 1, 1, 0, 2, 2, 3};  // q, k, v, o, gate, up, down
 constexpr int kNumLayers = 28;
 
-// Args: isa, m, format (0 native BF16, 1 int8 from BF16). One iteration = every linear of the model
+LinearFormat format_arg(int64_t v) {
+  return v == 1 ? LinearFormat::Int8 : v == 2 ? LinearFormat::Int4 : LinearFormat::Native;
+}
+const char* format_label(LinearFormat f) {
+  return f == LinearFormat::Int8 ? "int8" : f == LinearFormat::Int4 ? "int4" : "bf16";
+}
+
+// Args: shape, isa, format (1 int8, 2 int4; from BF16), m. Decode-like: rotates over copies of the packed
+// weights totalling >= kColdBytes so every call reads DRAM. GB/s counts the quantized bytes (codes + scales).
+void BM_QuantGemv(benchmark::State& state) {
+  const int shape = static_cast<int>(state.range(0));
+  const Isa isa = static_cast<Isa>(state.range(1));
+  const LinearFormat format = format_arg(state.range(2));
+  const int64_t m = state.range(3);
+  if (skip_unsupported(state, isa)) return;
+  const Shape& s = kShapes[shape];
+  std::vector<Linear> lins;
+  lins.push_back(Linear::create(WeightView{DType::BF16, s.n, s.k, source_weights(shape, DType::BF16)}, nullptr, isa, format));
+  const size_t bytes = lins[0].weight_bytes();
+  const size_t copies = std::max<size_t>(1, (kColdBytes + bytes - 1) / bytes);
+  for (size_t c = 1; c < copies; ++c)
+    lins.push_back(Linear::create(WeightView{DType::BF16, s.n, s.k, source_weights(shape, DType::BF16)}, nullptr, isa, format));
+  const std::vector<float> x = random_activations(m * s.k);
+  std::vector<float> y(static_cast<size_t>(m * s.n));
+  size_t next = 0;
+  for (auto _ : state) {
+    lins[next].forward(x.data(), m, y.data());
+    next = next + 1 == copies ? 0 : next + 1;
+    benchmark::ClobberMemory();
+  }
+  const double iters = static_cast<double>(state.iterations());
+  state.counters["GB/s"] = benchmark::Counter(iters * static_cast<double>(bytes) / 1e9, benchmark::Counter::kIsRate);
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(iters * 2.0 * static_cast<double>(m * s.n * s.k) / 1e9, benchmark::Counter::kIsRate);
+  state.SetLabel(std::string(s.name) + " " + isa_name(isa) + " " + format_label(format));
+}
+
+// Args: shape, isa, format, m. Prefill-like: weights cache-warm.
+void BM_QuantGemm(benchmark::State& state) {
+  const int shape = static_cast<int>(state.range(0));
+  const Isa isa = static_cast<Isa>(state.range(1));
+  const LinearFormat format = format_arg(state.range(2));
+  const int64_t m = state.range(3);
+  if (skip_unsupported(state, isa)) return;
+  const Shape& s = kShapes[shape];
+  const Linear lin =
+      Linear::create(WeightView{DType::BF16, s.n, s.k, source_weights(shape, DType::BF16)}, nullptr, isa, format);
+  const std::vector<float> x = random_activations(m * s.k);
+  std::vector<float> y(static_cast<size_t>(m * s.n));
+  for (auto _ : state) {
+    lin.forward(x.data(), m, y.data());
+    benchmark::ClobberMemory();
+  }
+  state.counters["GFLOP/s"] = benchmark::Counter(
+      static_cast<double>(state.iterations()) * 2.0 * static_cast<double>(m * s.n * s.k) / 1e9,
+      benchmark::Counter::kIsRate);
+  state.SetLabel(std::string(s.name) + " " + isa_name(isa) + " " + format_label(format));
+}
+
+// Args: isa, m, format (0 native BF16, 1 int8, 2 int4; quantized from BF16; the LM head is int8 under
+// both quantized formats, as Model::load does). One iteration = every linear of the model
 // (28 layers + lm_head) for m tokens. m = 1 is decode (tok/s is the kernel-only bound on decode speed);
 // m = 128 is a prefill chunk.
 void BM_Model(benchmark::State& state) {
   const Isa isa = static_cast<Isa>(state.range(0));
   const int64_t m = state.range(1);
-  const LinearFormat format = state.range(2) == 1 ? LinearFormat::Int8 : LinearFormat::Native;
+  const LinearFormat format = format_arg(state.range(2));
+  const LinearFormat head_format = format == LinearFormat::Native ? format : LinearFormat::Int8;
   const bool with_lm_head = m == 1;  // prefill needs the LM head for the last position only
   if (skip_unsupported(state, isa)) return;
   std::vector<Linear> lins;
@@ -136,7 +197,8 @@ void BM_Model(benchmark::State& state) {
     }
   if (with_lm_head) {
     lins.push_back(Linear::create(
-        WeightView{DType::BF16, kShapes[4].n, kShapes[4].k, source_weights(4, DType::BF16)}, nullptr, isa, format));
+        WeightView{DType::BF16, kShapes[4].n, kShapes[4].k, source_weights(4, DType::BF16)}, nullptr, isa,
+        head_format));
     shape_of.push_back(4);
   }
   double bytes = 0, flops = 0;
@@ -154,7 +216,7 @@ void BM_Model(benchmark::State& state) {
   state.counters["tok/s"] = benchmark::Counter(iters * static_cast<double>(m), benchmark::Counter::kIsRate);
   state.counters["GB/s"] = benchmark::Counter(iters * bytes / 1e9, benchmark::Counter::kIsRate);
   state.counters["GFLOP/s"] = benchmark::Counter(iters * flops / 1e9, benchmark::Counter::kIsRate);
-  state.SetLabel(std::string("qwen2.5-1.5b ") + (format == LinearFormat::Int8 ? "int8 " : "bf16 ") + isa_name(isa) +
+  state.SetLabel(std::string("qwen2.5-1.5b ") + format_label(format) + " " + isa_name(isa) +
                  (with_lm_head ? " +lm_head" : " layers only"));
 }
 
@@ -241,6 +303,20 @@ void gemm_args(benchmark::internal::Benchmark* b) {
 BENCHMARK(BM_ReadBandwidth)->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Gemv)->Apply(gemv_args)->UseRealTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK(BM_Gemm)->Apply(gemm_args)->UseRealTime()->Unit(benchmark::kMillisecond);
+void quant_gemv_args(benchmark::internal::Benchmark* b) {
+  for (int shape = 0; shape < kNumShapes; ++shape)
+    for (Isa isa : {Isa::Avx512Bf16, Isa::Avx2})
+      for (int f : {1, 2}) b->Args({shape, static_cast<int>(isa), f, 1});
+}
+void quant_gemm_args(benchmark::internal::Benchmark* b) {
+  for (int shape = 0; shape < 4; ++shape)
+    for (Isa isa : {Isa::Amx, Isa::Avx512Bf16, Isa::Avx2})
+      for (int f : {1, 2}) b->Args({shape, static_cast<int>(isa), f, 128});
+  for (int64_t m : {4, 5, 8, 16, 32})
+    for (Isa isa : {Isa::Amx, Isa::Avx512Bf16}) b->Args({2, static_cast<int>(isa), 1, m});
+}
+BENCHMARK(BM_QuantGemv)->Apply(quant_gemv_args)->UseRealTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_QuantGemm)->Apply(quant_gemm_args)->UseRealTime()->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Pack)
     ->Args({4, static_cast<int>(Isa::Amx)})
     ->Args({4, static_cast<int>(Isa::Avx2)})
@@ -252,9 +328,14 @@ BENCHMARK(BM_Model)
     ->Args({static_cast<int>(Isa::Avx2), 1, 0})
     ->Args({static_cast<int>(Isa::Amx), 128, 0})
     ->Args({static_cast<int>(Isa::Avx512Bf16), 128, 0})
-    ->Args({static_cast<int>(Isa::Avx512Bf16), 1, 1})
+    ->Args({static_cast<int>(Isa::Amx), 1, 1})
+    ->Args({static_cast<int>(Isa::Amx), 1, 2})
     ->Args({static_cast<int>(Isa::Avx2), 1, 1})
-    ->Args({static_cast<int>(Isa::Avx512Bf16), 16, 1})
+    ->Args({static_cast<int>(Isa::Avx2), 1, 2})
+    ->Args({static_cast<int>(Isa::Amx), 128, 1})
+    ->Args({static_cast<int>(Isa::Amx), 128, 2})
+    ->Args({static_cast<int>(Isa::Avx512Bf16), 128, 1})
+    ->Args({static_cast<int>(Isa::Avx512Bf16), 128, 2})
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
 

@@ -13,6 +13,7 @@
 
 #include "core/error.h"
 #include "kernels/cpu/linear_packed.h"
+#include "kernels/cpu/quant.h"
 
 namespace serval::cpu {
 
@@ -98,61 +99,6 @@ void pack_vnni16(const WeightView& w, PackedWeights& p, ThreadPool& pool) {
   });
 }
 
-// Int8Block16: per row and group of 32 K, scale = max|w| / 127 and q = round(w / scale).
-void pack_int8(const WeightView& w, PackedWeights& p, ThreadPool& pool) {
-  const int64_t k = w.in_features, n = w.out_features, groups = p.k_pad / kInt8Group;
-  p.storage = aligned_zeroed(static_cast<size_t>(p.n_pad * p.k_pad));
-  p.scales = aligned_zeroed(static_cast<size_t>(p.n_pad * groups) * 4);
-  auto* q = static_cast<int8_t*>(p.storage.get());
-  auto* sc = static_cast<float*>(p.scales.get());
-  const size_t es = dtype_size(w.dtype);
-  pool.parallel_for(p.num_blocks(), [&](int64_t b0, int64_t b1) {
-    std::vector<float> row(static_cast<size_t>(k));
-    for (int64_t b = b0; b < b1; ++b) {
-      const int64_t rows = std::min<int64_t>(kBlockN, n - b * kBlockN);
-      for (int64_t r = 0; r < rows; ++r) {
-        convert_to_f32(w.dtype, static_cast<const uint8_t*>(w.data) + static_cast<size_t>((b * kBlockN + r) * k) * es,
-                       row.data(), static_cast<size_t>(k));
-        for (int64_t g = 0; g < groups; ++g) {
-          const int64_t t0 = g * kInt8Group, t1 = std::min(k, t0 + kInt8Group);
-          float amax = 0.0f;
-          for (int64_t t = t0; t < t1; ++t) amax = std::max(amax, std::fabs(row[static_cast<size_t>(t)]));
-          const float scale = amax / 127.0f;
-          sc[(b * groups + g) * kBlockN + r] = scale;
-          int8_t* dst = q + (b * groups + g) * kInt8Group * kBlockN;
-          for (int64_t t = t0; t < t1; ++t) {
-            const float v = scale > 0.0f ? std::nearbyint(row[static_cast<size_t>(t)] / scale) : 0.0f;
-            dst[(t - t0) * kBlockN + r] = static_cast<int8_t>(std::clamp(v, -127.0f, 127.0f));
-          }
-        }
-      }
-    }
-  });
-}
-
-// Reference path for Int8Block16: each group's dot product in f32, times the group scale.
-void forward_int8_scalar(const PackedWeights& w, const float* x, int64_t m, float* y, ThreadPool& pool) {
-  const int64_t groups = w.k_pad / kInt8Group;
-  const auto* q = static_cast<const int8_t*>(w.data);
-  const auto* sc = static_cast<const float*>(w.scales.get());
-  pool.parallel_for(w.n, [&](int64_t n0, int64_t n1) {
-    for (int64_t j = n0; j < n1; ++j) {
-      const int64_t b = j / kBlockN, r = j % kBlockN;
-      for (int64_t i = 0; i < m; ++i) {
-        float acc = w.bias.empty() ? 0.0f : w.bias[static_cast<size_t>(j)];
-        for (int64_t g = 0; g < groups; ++g) {
-          const int8_t* blk = q + (b * groups + g) * kInt8Group * kBlockN;
-          const int64_t t0 = g * kInt8Group, t1 = std::min(w.k, t0 + kInt8Group);
-          float part = 0.0f;
-          for (int64_t t = t0; t < t1; ++t) part += x[i * w.k + t] * static_cast<float>(blk[(t - t0) * kBlockN + r]);
-          acc += part * sc[(b * groups + g) * kBlockN + r];
-        }
-        y[i * w.n + j] = acc;
-      }
-    }
-  });
-}
-
 }  // namespace
 
 Linear::Linear() = default;
@@ -191,11 +137,11 @@ Linear Linear::create(const WeightView& w, const float* bias, Isa isa, LinearFor
   p.n = w.out_features;
   p.k = w.in_features;
   ThreadPool& pool = global_thread_pool();
-  if (format == LinearFormat::Int8) {
-    p.layout = PackLayout::Int8Block16;
+  if (format == LinearFormat::Int8 || format == LinearFormat::Int4) {
+    p.layout = format == LinearFormat::Int8 ? PackLayout::Int8Vnni : PackLayout::Int4Vnni;
     p.n_pad = round_up(p.n, kBlockN);
-    p.k_pad = round_up(p.k, kInt8Group);
-    pack_int8(w, p, pool);
+    p.k_pad = round_up(p.k, kQuantGroup);
+    pack_quantized(w, p, pool);
     p.data = p.storage.get();
   } else if (isa == Isa::Scalar) {
     p.layout = PackLayout::RowMajor;
@@ -241,13 +187,17 @@ void Linear::forward(const float* x, int64_t m, float* y, ThreadPool& pool) cons
 }
 
 LinearFormat Linear::format() const {
-  return impl_->w.layout == PackLayout::Int8Block16 ? LinearFormat::Int8 : LinearFormat::Native;
+  switch (impl_->w.layout) {
+    case PackLayout::Int8Vnni: return LinearFormat::Int8;
+    case PackLayout::Int4Vnni: return LinearFormat::Int4;
+    default: return LinearFormat::Native;
+  }
 }
 
 // Reference path: each weight row converted to float32, then plain dot products.
 void forward_scalar(const PackedWeights& w, const float* x, int64_t m, float* y, ThreadPool& pool) {
-  if (w.layout == PackLayout::Int8Block16) {
-    forward_int8_scalar(w, x, m, y, pool);
+  if (w.quantized()) {
+    forward_quant_scalar(w, x, m, y, pool);
     return;
   }
   const int64_t n = w.n, k = w.k;
@@ -273,7 +223,7 @@ DType Linear::weight_dtype() const { return impl_->w.dtype; }
 Isa Linear::isa() const { return impl_->w.isa; }
 size_t Linear::weight_bytes() const {
   const PackedWeights& w = impl_->w;
-  if (w.layout == PackLayout::Int8Block16) return static_cast<size_t>(w.n_pad * w.k_pad) * 9 / 8;  // + scales
+  if (w.quantized()) return quantized_weight_bytes(w);  // codes + f16 scales
   return static_cast<size_t>(w.n_pad * w.k_pad) * dtype_size(w.dtype);
 }
 

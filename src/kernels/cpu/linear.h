@@ -24,9 +24,16 @@ struct WeightView {
 enum class LinearFormat : uint8_t {
   // The checkpoint dtype (BF16 / F16 / F32), repacked but not requantized.
   Native,
-  // Weight-only int8: per output row, groups of 32 along K share one f32 scale (max|w| / 127), values
-  // rounded to nearest. 1.125 bytes per weight, so decode reads ~0.56x of BF16. x stays f32.
+  // Weight-only int8 (like llama.cpp's Q8_0): per output row, groups of 32 along K share one f16 scale
+  // (max|w| / 127), q = round(w / scale) in [-127, 127]. 1.0625 bytes per weight (0.53x of BF16).
   Int8,
+  // Weight-only 4-bit (like Q4_0): groups of 32 along K, symmetric, one f16 scale per group equal to
+  // w_max / -8 (w_max: the weight of largest magnitude, which becomes q = -8), q = round(w / scale)
+  // clamped to [-8, 7]. 0.5625 bytes per weight (0.28x of BF16).
+  // Both quantized formats quantize x per row and group of 32 to int8 (scale max|x| / 127) and multiply
+  // in integers (AVX512-VNNI / AVX2), except prefill (m >= 5) on the amx path, which dequantizes weights to
+  // bf16 in L1 and runs AMX-BF16 with x rounded to bf16. See kernels/cpu/quant.h.
+  Int4,
 };
 
 class Linear {
@@ -49,14 +56,14 @@ class Linear {
 
   // x is [m, in_features] float32 (row-major, contiguous), y is [m, out_features] float32; they must not
   // overlap. Precision: f32 accumulation; BF16 weights with m >= 5 on the amx/avx512 paths round x to bf16
-  // (relative error <= 2^-8 of sum |x*w|), every other case keeps x in f32. Concurrent calls on one Linear are
+  // (relative error <= 2^-8 of sum |x*w|), every other Native case keeps x in f32; Int8/Int4: see above. Concurrent calls on one Linear are
   // safe if they use different pools (a ThreadPool runs one job at a time).
   void forward(const float* x, int64_t m, float* y, ThreadPool& pool) const;
   void forward(const float* x, int64_t m, float* y) const { forward(x, m, y, global_thread_pool()); }
 
   int64_t in_features() const;
   int64_t out_features() const;
-  DType weight_dtype() const;   // the checkpoint dtype (also for LinearFormat::Int8)
+  DType weight_dtype() const;   // the checkpoint dtype (also for the quantized formats)
   size_t weight_bytes() const;  // bytes of weights read per forward (for GB/s reporting)
   Isa isa() const;              // the kernel path the weights were packed for
   LinearFormat format() const;

@@ -1,18 +1,21 @@
 // AMX-BF16 Linear GEMM (compiled with -mamx-tile -mamx-bf16 and AVX-512; run only when the OS granted
 // AMX): x rounded to bf16 once per call, 32x32 output blocks from 2x2 tiles over the Vnni16 weights,
-// K split in L1-sized blocks.
+// K split in L1-sized blocks. Int8/Int4 weights are dequantized to bf16 one L1-sized panel slice at a time.
 // Few rows (decode) go to the AVX-512 kernels, which stream weights at least as fast.
 #include <immintrin.h>
 
 // NOTE: GCC 12 reports -Wmaybe-uninitialized inside its own intrinsics (the _mm*_undefined_* pass-through
 // operand of e.g. _mm512_slli_epi32 / _mm512_cvtph_ps) once they are inlined into unrolled templates.
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 
 #include <algorithm>
 #include <cstring>
 
 #include "kernels/cpu/linear_avx512.h"
 #include "kernels/cpu/linear_packed.h"
+#include "kernels/cpu/quant.h"
 
 namespace serval::cpu {
 
@@ -45,11 +48,12 @@ void configure_tiles() {
   _tile_loadconfig(&cfg);
 }
 
-// c[MT*16][32] (row stride 32 floats) (+)= A rows [16*MT] x B blocks [NT] over K elements [k0, k1).
-// a points at row 0, element 0 of x (bf16, row stride lda elements); b0/b1 at element 0 of their blocks.
+// c[MT*16][32] (row stride 32 floats) (+)= A rows [16*MT] x B blocks [NT] over nk K elements.
+// a points at row 0 of x at the first K element (bf16, row stride lda elements); b0/b1 at the Vnni16 pair
+// row of that K element in their blocks.
 template <int MT, int NT>
-void amx_block(const uint16_t* a, int64_t lda, const uint16_t* b0, const uint16_t* b1, int64_t k0, int64_t k1,
-               bool accumulate, float* c) {
+void amx_block(const uint16_t* a, int64_t lda, const uint16_t* b0, const uint16_t* b1, int64_t nk, bool accumulate,
+               float* c) {
   constexpr int64_t ldc = 32 * 4;
   if (accumulate) {
     _tile_loadd(0, c, ldc);
@@ -63,7 +67,7 @@ void amx_block(const uint16_t* a, int64_t lda, const uint16_t* b0, const uint16_
     if constexpr (MT == 2 && NT == 2) _tile_zero(3);
   }
   const int64_t stride_a = lda * 2;
-  for (int64_t kc = k0; kc < k1; kc += kTileK) {
+  for (int64_t kc = 0; kc < nk; kc += kTileK) {
     _tile_loadd(4, a + kc, stride_a);
     _tile_loadd(6, b0 + kc * 16, 64);
     if constexpr (NT == 2) _tile_loadd(7, b1 + kc * 16, 64);
@@ -97,7 +101,8 @@ void store_rows(const float* cbuf, int64_t rows, int64_t ncols, const float* bia
 }  // namespace
 
 void forward_amx(const PackedWeights& w, const float* x, int64_t m, float* y, ThreadPool& pool) {
-  if (w.layout != PackLayout::Vnni16 || m < kAmxMinRows) {
+  const bool quant = w.quantized();
+  if ((w.layout != PackLayout::Vnni16 && !quant) || m < kAmxMinRows) {
     forward_avx512(w, x, m, y, pool);
     return;
   }
@@ -128,6 +133,9 @@ void forward_amx(const PackedWeights& w, const float* x, int64_t m, float* y, Th
     const int64_t group = std::min(group_cap, p1 - p0);
     // Partial sums, per panel of the group: [m_pad][32] f32.
     auto* cacc = static_cast<float*>(scratch_buffer(2, static_cast<size_t>(group * m_pad * 32) * 4));
+    // Quantized weights: the panel's K block dequantized to bf16 (2 blocks x kBlockK x 16 columns, 16 KiB,
+    // stays in L1 while every row block of x runs over it).
+    auto* bbuf = quant ? static_cast<uint16_t*>(scratch_buffer(3, size_t{2} * kBlockK * 16 * 2)) : nullptr;
     for (int64_t g0 = p0; g0 < p1; g0 += group) {
       const int64_t g1 = std::min(p1, g0 + group);
       for (int64_t k0 = 0; k0 < w.k_pad; k0 += kBlockK) {
@@ -135,18 +143,27 @@ void forward_amx(const PackedWeights& w, const float* x, int64_t m, float* y, Th
         for (int64_t p = g0; p < g1; ++p) {
           const int64_t b = p * 2;
           const bool two = b + 1 < nblocks;
-          const uint16_t* b0 = wd + b * pairs * 32;
-          const uint16_t* b1 = two ? b0 + pairs * 32 : b0;
+          const uint16_t* b0;
+          const uint16_t* b1;
+          if (quant) {
+            dequantize_bf16_avx512(w, b, k0 / kTileK, k1 / kTileK, bbuf);
+            if (two) dequantize_bf16_avx512(w, b + 1, k0 / kTileK, k1 / kTileK, bbuf + kBlockK * 16);
+            b0 = bbuf;
+            b1 = two ? bbuf + kBlockK * 16 : bbuf;
+          } else {
+            b0 = wd + b * pairs * 32 + k0 * 16;
+            b1 = two ? b0 + pairs * 32 : b0;
+          }
           float* cpanel = cacc + (p - g0) * m_pad * 32;
           for (int64_t i0 = 0; i0 < m_pad; i0 += 32) {
-            const uint16_t* a = xb + i0 * w.k_pad;
+            const uint16_t* a = xb + i0 * w.k_pad + k0;
             float* c = cpanel + i0 * 32;
             const bool two_rows = i0 + 16 < m_pad;
             const bool acc = k0 > 0;
-            if (two && two_rows) amx_block<2, 2>(a, w.k_pad, b0, b1, k0, k1, acc, c);
-            else if (two) amx_block<1, 2>(a, w.k_pad, b0, b1, k0, k1, acc, c);
-            else if (two_rows) amx_block<2, 1>(a, w.k_pad, b0, b1, k0, k1, acc, c);
-            else amx_block<1, 1>(a, w.k_pad, b0, b1, k0, k1, acc, c);
+            if (two && two_rows) amx_block<2, 2>(a, w.k_pad, b0, b1, k1 - k0, acc, c);
+            else if (two) amx_block<1, 2>(a, w.k_pad, b0, b1, k1 - k0, acc, c);
+            else if (two_rows) amx_block<2, 1>(a, w.k_pad, b0, b1, k1 - k0, acc, c);
+            else amx_block<1, 1>(a, w.k_pad, b0, b1, k1 - k0, acc, c);
           }
         }
       }

@@ -4,11 +4,14 @@
 
 // NOTE: GCC 12 reports -Wmaybe-uninitialized inside its own intrinsics (the _mm*_undefined_* pass-through
 // operand of e.g. _mm512_slli_epi32 / _mm512_cvtph_ps) once they are inlined into unrolled templates.
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 
 #include <algorithm>
 
 #include "kernels/cpu/linear_packed.h"
+#include "kernels/cpu/quant.h"
 
 namespace serval::cpu {
 
@@ -70,64 +73,6 @@ void block16_tile(const PackedWeights& w, const float* x, float* y, int64_t b, i
     }
 }
 
-// Weight-only int8 (Int8Block16): rows [i0, i0+M) for one 16-column block, per-group partial sums
-// scaled by the group scale.
-template <int M>
-void int8_tile(const PackedWeights& w, const float* x, float* y, int64_t b, int64_t i0, int64_t ncols) {
-  const int64_t groups = w.k_pad / kInt8Group;
-  const auto* q = static_cast<const int8_t*>(w.data);
-  const auto* sc = static_cast<const float*>(w.scales.get());
-  __m256 acc[M][2];
-  for (int i = 0; i < M; ++i) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
-  const float* xr = x + i0 * w.k;
-  for (int64_t g = 0; g < groups; ++g) {
-    const int64_t t0 = g * kInt8Group;
-    const int64_t len = std::min<int64_t>(kInt8Group, w.k - t0);
-    const int8_t* blk = q + (b * groups + g) * kInt8Group * 16;
-    _mm_prefetch(reinterpret_cast<const char*>(blk) + 8 * kInt8Group * 16, _MM_HINT_T0);
-    _mm_prefetch(reinterpret_cast<const char*>(blk) + 8 * kInt8Group * 16 + 256, _MM_HINT_T0);
-    __m256 part[M][2];
-    for (int i = 0; i < M; ++i) part[i][0] = part[i][1] = _mm256_setzero_ps();
-    for (int64_t s = 0; s < len; ++s) {
-      const __m128i v = _mm_load_si128(reinterpret_cast<const __m128i*>(blk + s * 16));
-      const __m256 w0 = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(v));
-      const __m256 w1 = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_unpackhi_epi64(v, v)));
-      for (int i = 0; i < M; ++i) {
-        const __m256 a = _mm256_broadcast_ss(xr + i * w.k + t0 + s);
-        part[i][0] = _mm256_fmadd_ps(w0, a, part[i][0]);
-        part[i][1] = _mm256_fmadd_ps(w1, a, part[i][1]);
-      }
-    }
-    const __m256 s0 = _mm256_loadu_ps(sc + (b * groups + g) * 16);
-    const __m256 s1 = _mm256_loadu_ps(sc + (b * groups + g) * 16 + 8);
-    for (int i = 0; i < M; ++i) {
-      acc[i][0] = _mm256_fmadd_ps(part[i][0], s0, acc[i][0]);
-      acc[i][1] = _mm256_fmadd_ps(part[i][1], s1, acc[i][1]);
-    }
-  }
-  for (int i = 0; i < M; ++i)
-    for (int j = 0; j < 2; ++j) {
-      const int64_t col = b * 16 + j * 8;
-      store8(y + (i0 + i) * w.n + col, acc[i][j], w.bias.empty() ? nullptr : w.bias.data() + col, ncols - j * 8);
-    }
-}
-
-void forward_int8(const PackedWeights& w, const float* x, int64_t m, float* y, ThreadPool& pool) {
-  const int64_t nblocks = w.num_blocks();
-  pool.parallel_for_dynamic(nblocks, panel_grain(nblocks, pool), [&](int64_t b0, int64_t b1) {
-    for (int64_t b = b0; b < b1; ++b) {
-      const int64_t ncols = std::min<int64_t>(w.n - b * 16, 16);
-      for (int64_t i0 = 0; i0 < m; i0 += 3) {
-        switch (std::min<int64_t>(3, m - i0)) {
-          case 1: int8_tile<1>(w, x, y, b, i0, ncols); break;
-          case 2: int8_tile<2>(w, x, y, b, i0, ncols); break;
-          default: int8_tile<3>(w, x, y, b, i0, ncols); break;
-        }
-      }
-    }
-  });
-}
-
 template <DType D>
 void run_tile(const PackedWeights& w, const float* x, float* y, int64_t b, int64_t i0, int rows, int nb,
               int64_t ncols) {
@@ -175,8 +120,8 @@ void forward_dtype(const PackedWeights& w, const float* x, int64_t m, float* y, 
 }  // namespace
 
 void forward_avx2(const PackedWeights& w, const float* x, int64_t m, float* y, ThreadPool& pool) {
-  if (w.layout == PackLayout::Int8Block16) {
-    forward_int8(w, x, m, y, pool);
+  if (w.quantized()) {
+    forward_quant_avx2(w, x, m, y, pool);
     return;
   }
   switch (w.dtype) {

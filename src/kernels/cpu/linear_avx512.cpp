@@ -6,7 +6,9 @@
 
 // NOTE: GCC 12 reports -Wmaybe-uninitialized inside its own intrinsics (the _mm*_undefined_* pass-through
 // operand of e.g. _mm512_slli_epi32 / _mm512_cvtph_ps) once they are inlined into unrolled templates.
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 
 #include <algorithm>
 #include <cstdlib>
@@ -14,6 +16,7 @@
 
 #include "kernels/cpu/linear_avx512.h"
 #include "kernels/cpu/linear_packed.h"
+#include "kernels/cpu/quant.h"
 
 namespace serval::cpu {
 
@@ -155,52 +158,6 @@ void block16_tile(const PackedWeights& w, const float* x, float* y, const Tile& 
     }
 }
 
-// ---- Weight-only int8, Int8Block16 layout: per group of 32 K, f32 FMA of sign-extended q with f32 x,
-// then one FMA by the group scale ----
-template <int M, int NB>
-void int8_tile(const PackedWeights& w, const float* x, float* y, const Tile& t) {
-  const int64_t groups = w.k_pad / kInt8Group;
-  const auto* q = static_cast<const int8_t*>(w.data);
-  const auto* sc = static_cast<const float*>(w.scales.get());
-  __m512 acc[M][NB];
-  for (int i = 0; i < M; ++i)
-    for (int j = 0; j < NB; ++j) acc[i][j] = _mm512_setzero_ps();
-  const float* xr = x + t.i0 * w.k;
-  for (int64_t g = 0; g < groups; ++g) {
-    const int64_t t0 = g * kInt8Group;
-    const int64_t len = std::min<int64_t>(kInt8Group, w.k - t0);
-    const int8_t* blk[NB];
-    for (int j = 0; j < NB; ++j) {
-      blk[j] = q + ((t.b + j) * groups + g) * kInt8Group * 16;
-      _mm_prefetch(reinterpret_cast<const char*>(blk[j]) + 8 * kInt8Group * 16, _MM_HINT_T0);
-      _mm_prefetch(reinterpret_cast<const char*>(blk[j]) + 8 * kInt8Group * 16 + 256, _MM_HINT_T0);
-    }
-    __m512 part[M][NB];
-    for (int i = 0; i < M; ++i)
-      for (int j = 0; j < NB; ++j) part[i][j] = _mm512_setzero_ps();
-    for (int64_t s = 0; s < len; ++s) {
-      __m512 wv[NB];
-      for (int j = 0; j < NB; ++j)
-        wv[j] = _mm512_cvtepi32_ps(
-            _mm512_cvtepi8_epi32(_mm_load_si128(reinterpret_cast<const __m128i*>(blk[j] + s * 16))));
-      for (int i = 0; i < M; ++i) {
-        const __m512 a = _mm512_set1_ps(xr[i * w.k + t0 + s]);
-        for (int j = 0; j < NB; ++j) part[i][j] = _mm512_fmadd_ps(wv[j], a, part[i][j]);
-      }
-    }
-    for (int j = 0; j < NB; ++j) {
-      const __m512 scale = _mm512_load_ps(sc + ((t.b + j) * groups + g) * 16);
-      for (int i = 0; i < M; ++i) acc[i][j] = _mm512_fmadd_ps(part[i][j], scale, acc[i][j]);
-    }
-  }
-  for (int i = 0; i < M; ++i)
-    for (int j = 0; j < NB; ++j) {
-      const int64_t col = (t.b + j) * 16;
-      store_row(y + (t.i0 + i) * w.n + col, acc[i][j], w.bias.empty() ? nullptr : w.bias.data() + col,
-                t.ncols - j * 16);
-    }
-}
-
 // Picks the compile-time (M, NB) instance for a runtime tile. Kern<M, NB>::run(t) does the work.
 template <template <int, int> class Kern, int NBMax, typename... Args>
 void dispatch_m_nb(int m, int nb, const Tile& t, Args&&... args) {
@@ -246,13 +203,6 @@ struct Block16 {
       if constexpr (M * NB <= 24) block16_tile<D, M, NB>(w, x, y, t);
     }
   };
-};
-
-template <int M, int NB>
-struct Int8 {
-  static void run(const Tile& t, const PackedWeights& w, const float* x, float* y) {
-    if constexpr (M * NB <= 12) int8_tile<M, NB>(w, x, y, t);
-  }
 };
 
 // Register blocking: few rows (decode) -> up to 4 column blocks per pass so each weight stream is
@@ -316,12 +266,11 @@ void convert_x_bf16_avx512(const float* x, int64_t m, int64_t k, int64_t k_pad, 
 }
 
 void forward_avx512(const PackedWeights& w, const float* x, int64_t m, float* y, ThreadPool& pool) {
-  if (w.layout == PackLayout::Int8Block16) {
-    // Two accumulator sets (group partials and totals): up to 12 tiles of 16 columns.
-    const Blocking bk = m <= 3 ? Blocking{static_cast<int>(m), static_cast<int>(std::min<int64_t>(4, 12 / m))}
-                               : Blocking{4, 3};
-    for_each_tile(w, m, bk, pool,
-                  [&](const Tile& t, int rows, int nb) { dispatch_m_nb<Int8, 4>(rows, nb, t, w, x, y); });
+  if (w.quantized()) {
+    // Every AVX512-BF16 CPU so far (Cooper Lake, Sapphire Rapids, Zen 4) has VNNI; this guards the odd VM
+    // that masks it.
+    if (cpu_features().avx512_vnni) forward_quant_avx512(w, x, m, y, pool);
+    else forward_quant_avx2(w, x, m, y, pool);
     return;
   }
   if (w.layout == PackLayout::Vnni16) {

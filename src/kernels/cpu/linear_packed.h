@@ -28,13 +28,13 @@ enum class PackLayout : uint8_t {
   // (W[n][2p], W[n][2p+1]) for 16 n. This is the AMX BF16 B-tile layout (a tile = 16 pair rows = 1 KiB)
   // and also what one vdpbf16ps with a broadcast x pair consumes. k_pad is a multiple of 32.
   Vnni16,
-  // Weight-only int8 (LinearFormat::Int8): q is [n_pad/16][k_pad/32][32][16] int8 (for each 16-row block and
-  // group of 32 K, 32 rows of 16 consecutive-row weights), scales [n_pad/16][k_pad/32][16] f32, so that
-  // W[n][t] ~= q * scale of (n, t/32). Padding rows and columns are zero. k_pad is a multiple of 32.
-  Int8Block16,
+  // Weight-only int8 / int4 (LinearFormat::Int8 / Int4), see quant.h: for each 16-row block and group of
+  // 32 K, the AMX-INT8 / vpdpbusd B layout [8 quads][16 rows][4 K] of unsigned codes (int8: q + 128, 512 B;
+  // int4: q + 8 as nibbles, 256 B), plus f16 scales [n_pad/16][k_pad/32][16]. W[n][t] ~= q * scale.
+  // Padding rows and columns have q = 0. k_pad is a multiple of 32.
+  Int8Vnni,
+  Int4Vnni,
 };
-
-inline constexpr int64_t kInt8Group = 32;
 
 struct AlignedFree {
   void operator()(void* p) const { std::free(p); }
@@ -50,9 +50,10 @@ struct PackedWeights {
   const void* data = nullptr;                  // the packed weights (owned below, or the checkpoint's)
   std::unique_ptr<void, AlignedFree> storage;  // owns data when packed
   std::vector<float> bias;                     // [n_pad], zero-padded; empty when the Linear has no bias
-  std::unique_ptr<void, AlignedFree> scales;   // Int8Block16 only: the f32 group scales
+  std::unique_ptr<void, AlignedFree> scales;   // Int8Vnni / Int4Vnni only: the f16 group scales
 
   int64_t num_blocks() const { return n_pad / kBlockN; }
+  bool quantized() const { return layout == PackLayout::Int8Vnni || layout == PackLayout::Int4Vnni; }
 };
 
 // 64-byte aligned, zero-filled allocation of `bytes`; throws serval::Error when out of memory.
