@@ -1,5 +1,7 @@
 // `serval bench model MODEL_DIR -p 128 -n 32`: prefill and decode tokens/s of the forward pass alone,
-// printed the way llama-bench prints them, with the achieved weight-read GB/s and GFLOP/s.
+// printed the way llama-bench prints them, with the achieved weight-read GB/s and GFLOP/s next to the
+// machine's bounds, measured at start: read bandwidth (kernels/cpu/roofline.h) and the peak FLOP/s of the
+// matrix instruction the prefill kernel issues.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -14,6 +16,7 @@
 #include "core/cpu_features.h"
 #include "core/error.h"
 #include "core/thread_pool.h"
+#include "kernels/cpu/roofline.h"
 #include "kv/kv_cache.h"
 #include "model/model.h"
 #include "planner/capacity.h"
@@ -55,12 +58,19 @@ void run_step(Model& model, KvCache& kv, const std::vector<int32_t>& tokens, int
   model.forward(in, kv, out);
 }
 
+std::string weights_label(const Model& m) {
+  const std::string dtype(dtype_name(m.dtype()));
+  switch (m.quantization()) {
+    case cpu::LinearFormat::Int8: return "int8 (" + dtype + ")";
+    case cpu::LinearFormat::Int4: return "int4 (" + dtype + ")";
+    default: return dtype;
+  }
+}
+
 std::string model_label(const Model& m) {
-  const ModelConfig& c = m.config();
-  double params = static_cast<double>(m.weight_bytes()) / static_cast<double>(dtype_size(m.dtype()));
-  char buf[128];
-  std::snprintf(buf, sizeof buf, "%s %.2fB %s", c.model_type.c_str(), params / 1e9,
-                std::string(dtype_name(m.dtype())).c_str());
+  char buf[160];
+  std::snprintf(buf, sizeof buf, "%s %.2fB %s", m.config().model_type.c_str(),
+                static_cast<double>(m.num_parameters()) / 1e9, weights_label(m).c_str());
   return buf;
 }
 
@@ -74,7 +84,9 @@ void add_bench_model_command(CLI::App& bench) {
     int threads = 0;
     int reps = 5;
     std::string dtype = "auto";
+    std::string quantization;
     std::string output = "md";
+    bool probe = true;
   };
   auto opts = std::make_shared<Options>();
   CLI::App* cmd = bench.add_subcommand("model", "Prefill and decode speed of a model (like llama-bench)");
@@ -87,11 +99,20 @@ void add_bench_model_command(CLI::App& bench) {
   cmd->add_option("-r,--repetitions", opts->reps, "Repetitions of each test")->check(CLI::PositiveNumber)
       ->capture_default_str();
   cmd->add_option("--dtype", opts->dtype, "auto, bfloat16, float16 or float32");
+  cmd->add_option("--quantization", opts->quantization, "Quantize weights at load: int8 or int4 (default: none)");
+  cmd->add_flag("!--no-probe", opts->probe, "Skip measuring read bandwidth and peak FLOP/s (no % of bounds)");
   cmd->add_option("-o,--output", opts->output, "md or json")->check(CLI::IsMember({"md", "json"}));
   cmd->callback([opts] {
     set_num_threads(opts->threads);
     const int num_threads = global_thread_pool().num_threads();
-    std::unique_ptr<Model> model = Model::load(opts->model_dir, LoadOptions{.dtype = opts->dtype});
+    parse_quantization(opts->quantization);  // a bad value fails before the probes
+    // The bounds, before the model is loaded so the probe's buffer is not competing for memory.
+    cpu::BandwidthProbe bw;
+    if (opts->probe) bw = cpu::measure_read_bandwidth(global_thread_pool());
+    std::unique_ptr<Model> model =
+        Model::load(opts->model_dir, LoadOptions{.dtype = opts->dtype, .quantization = opts->quantization});
+    cpu::PeakProbe peak;
+    if (opts->probe) peak = cpu::measure_peak_flops(active_isa(), model->dtype(), model->quantization(), global_thread_pool());
     const ModelConfig& cfg = model->config();
     const int block_size = 16;
     const int max_len = std::max(opts->prompt_tokens, opts->gen_tokens) + 1;
@@ -106,8 +127,9 @@ void add_bench_model_command(CLI::App& bench) {
     for (auto& t : tokens) t = static_cast<int32_t>(rng() % static_cast<uint32_t>(cfg.vocab_size));
     ModelOutput out;
 
-    const double weight_gb = static_cast<double>(model->weight_bytes()) / 1e9;
-    const double params = static_cast<double>(model->weight_bytes()) / static_cast<double>(dtype_size(model->dtype()));
+    // Decode streams every linear's weights (as stored) once per step; FLOPs are 2 x parameters per token.
+    const double weight_gb = static_cast<double>(model->decode_read_bytes()) / 1e9;
+    const double params = static_cast<double>(model->num_parameters());
     struct Row {
       std::string test;
       Stat tps;
@@ -143,6 +165,7 @@ void add_bench_model_command(CLI::App& bench) {
       rows.push_back(row);
     }
 
+    const auto pct = [](double v, double bound) { return bound > 0 ? 100.0 * v / bound : 0.0; };
     const std::string label = model_label(*model);
     const std::string backend = "CPU (" + isa_name(active_isa()) + ")";
     if (opts->output == "json") {
@@ -151,7 +174,9 @@ void add_bench_model_command(CLI::App& bench) {
         j.push_back({{"model", label},
                      {"model_dir", opts->model_dir},
                      {"dtype", std::string(dtype_name(model->dtype()))},
+                     {"quantization", opts->quantization.empty() ? "none" : opts->quantization},
                      {"weights_bytes", model->weight_bytes()},
+                     {"decode_read_bytes", model->decode_read_bytes()},
                      {"params", params},
                      {"backend", backend},
                      {"cpu", cpu_features().model_name},
@@ -160,16 +185,27 @@ void add_bench_model_command(CLI::App& bench) {
                      {"avg_ts", r.tps.mean},
                      {"stddev_ts", r.tps.stddev},
                      {"weights_gbps", r.gbps},
-                     {"gflops", r.gflops}});
+                     {"gflops", r.gflops},
+                     {"read_bandwidth_gbps", bw.gbps},
+                     {"pct_of_bandwidth", pct(r.gbps, bw.gbps)},
+                     {"peak_gflops", peak.gflops},
+                     {"peak_instruction", peak.instruction},
+                     {"pct_of_peak", pct(r.gflops, peak.gflops)}});
       std::printf("%s\n", j.dump(2).c_str());
       return;
     }
-    std::printf("| model | size | params | backend | threads | test | t/s | weights GB/s | GFLOP/s |\n");
-    std::printf("| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |\n");
+    if (opts->probe)
+      std::printf("bounds: read bandwidth %.1f GB/s (%d threads, %.1f GiB, best of %d); peak %.0f GFLOP/s (%s, %d "
+                  "threads)\n\n",
+                  bw.gbps, num_threads, static_cast<double>(bw.bytes) / (1 << 30), bw.passes, peak.gflops,
+                  peak.instruction.c_str(), num_threads);
+    std::printf("| model | size | params | backend | threads | test | t/s | weights GB/s | %% of BW | GFLOP/s | %% of peak |\n");
+    std::printf("| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
     for (const Row& r : rows)
-      std::printf("| %s | %s | %.2f B | %s | %d | %s | %.2f ± %.2f | %.1f | %.1f |\n", label.c_str(),
+      std::printf("| %s | %s | %.2f B | %s | %d | %s | %.2f ± %.2f | %.1f | %.0f%% | %.1f | %.1f%% |\n", label.c_str(),
                   format_gib(static_cast<double>(model->weight_bytes())).c_str(), params / 1e9, backend.c_str(),
-                  num_threads, r.test.c_str(), r.tps.mean, r.tps.stddev, r.gbps, r.gflops);
+                  num_threads, r.test.c_str(), r.tps.mean, r.tps.stddev, r.gbps, pct(r.gbps, bw.gbps), r.gflops,
+                  pct(r.gflops, peak.gflops));
   });
 }
 

@@ -52,6 +52,7 @@ void add_generate_command(CLI::App& app) {
     bool json = false;
     int top_logprobs = 0;
     std::string dtype = "auto";
+    std::string quantization;
     int threads = 0;
     int max_model_len = 0;
     SamplingFlags sampling;
@@ -67,6 +68,7 @@ void add_generate_command(CLI::App& app) {
   cmd->add_option("--top-logprobs", opts->top_logprobs, "With --json: the K most likely tokens per step")
       ->check(CLI::Range(0, 1000));
   cmd->add_option("--dtype", opts->dtype, "auto, bfloat16, float16 or float32 (vLLM's meaning)");
+  cmd->add_option("--quantization", opts->quantization, "Quantize weights at load: int8 or int4 (default: none)");
   cmd->add_option("-t,--threads", opts->threads, "CPU threads (default: all cores)")->check(CLI::NonNegativeNumber);
   cmd->add_option("--max-model-len", opts->max_model_len, "Prompt + output tokens at most (default: the model's)");
   add_sampling_flags(*cmd, opts->sampling);
@@ -75,7 +77,8 @@ void add_generate_command(CLI::App& app) {
     check(!(opts->chat && prompt_ids->count() > 0), "--chat applies to --prompt, not --prompt-ids");
     set_num_threads(opts->threads);
     Tokenizer tokenizer = Tokenizer::from_dir(opts->model_dir);
-    std::unique_ptr<Model> model = Model::load(opts->model_dir, LoadOptions{.dtype = opts->dtype});
+    std::unique_ptr<Model> model =
+        Model::load(opts->model_dir, LoadOptions{.dtype = opts->dtype, .quantization = opts->quantization});
 
     std::vector<int32_t> ids;
     if (prompt_ids->count() > 0) {

@@ -36,6 +36,7 @@ class WeightLoader {
   cpu::WeightView matrix(const std::string& name, int64_t rows, int64_t cols) {
     const TensorView& t = tensor(name, {rows, cols});
     bytes_ += static_cast<size_t>(rows * cols) * dtype_size(target_);
+    params_ += rows * cols;
     return {target_, rows, cols, convert(t)};
   }
 
@@ -44,10 +45,14 @@ class WeightLoader {
     std::vector<float> v(static_cast<size_t>(n));
     convert_to_f32(t.dtype(), t.data, v.data(), v.size());
     bytes_ += static_cast<size_t>(n) * dtype_size(target_);
+    params_ += n;
     return v;
   }
 
   size_t bytes() const { return bytes_; }
+  int64_t params() const { return params_; }
+  // A matrix counted at its checkpoint size by matrix() is held as `held` bytes instead (quantized).
+  void recount(size_t counted, size_t held) { bytes_ = bytes_ - counted + held; }
 
  private:
   const void* convert(const TensorView& t) {
@@ -73,6 +78,7 @@ class WeightLoader {
   DType target_;
   std::vector<std::vector<uint8_t>>& owned_;
   size_t bytes_ = 0;
+  int64_t params_ = 0;
 };
 
 std::string bias_name(const std::string& weight_name) {
@@ -82,14 +88,25 @@ std::string bias_name(const std::string& weight_name) {
   return weight_name + ".bias";
 }
 
-cpu::Linear make_linear(WeightLoader& ld, const std::string& name, int64_t out, int64_t in, bool has_bias) {
+cpu::Linear make_linear(WeightLoader& ld, const std::string& name, int64_t out, int64_t in, bool has_bias,
+                        cpu::LinearFormat format) {
   const cpu::WeightView w = ld.matrix(name, out, in);
   std::vector<float> bias;
   if (has_bias) bias = ld.vector_f32(bias_name(name), out);
-  return cpu::Linear::create(w, has_bias ? bias.data() : nullptr);
+  cpu::Linear lin = cpu::Linear::create(w, has_bias ? bias.data() : nullptr, format);
+  if (format != cpu::LinearFormat::Native)
+    ld.recount(static_cast<size_t>(out * in) * dtype_size(w.dtype), lin.weight_bytes());
+  return lin;
 }
 
 }  // namespace
+
+cpu::LinearFormat parse_quantization(const std::string& name) {
+  if (name.empty() || name == "none") return cpu::LinearFormat::Native;
+  if (name == "int8") return cpu::LinearFormat::Int8;
+  if (name == "int4") return cpu::LinearFormat::Int4;
+  throw Error("unknown quantization '" + name + "' (expected int8 or int4)");
+}
 
 DType resolve_dtype(const std::string& requested, DType checkpoint_dtype) {
   if (requested == "auto") return checkpoint_dtype == DType::BF16 ? DType::BF16 : DType::F16;
@@ -98,6 +115,10 @@ DType resolve_dtype(const std::string& requested, DType checkpoint_dtype) {
 
 std::unique_ptr<Model> Model::load(const std::string& model_dir, const LoadOptions& opts) {
   std::unique_ptr<Model> m(new Model());
+  const cpu::LinearFormat qf = parse_quantization(opts.quantization);
+  m->quantization_ = qf;
+  // The LM head is int8 under both int8 and int4 (see LoadOptions::quantization).
+  const cpu::LinearFormat head_format = qf == cpu::LinearFormat::Native ? qf : cpu::LinearFormat::Int8;
   m->config_ = load_model_config(model_dir);
   m->generation_ = load_generation_config(model_dir);
   if (m->generation_.eos_token_ids.empty()) m->generation_.eos_token_ids = m->config_.eos_token_ids;
@@ -123,23 +144,32 @@ std::unique_ptr<Model> Model::load(const std::string& model_dir, const LoadOptio
   w.embed = embed.data;
   w.embed_dtype = embed.dtype;
   w.final_norm = ld.vector_f32(names.final_norm, H);
-  w.lm_head = c.tie_word_embeddings ? cpu::Linear::create(embed, nullptr)
-                                    : make_linear(ld, names.lm_head, V, H, false);
+  if (c.tie_word_embeddings) {
+    w.lm_head = cpu::Linear::create(embed, nullptr, head_format);
+    if (head_format != cpu::LinearFormat::Native) ld.recount(0, w.lm_head.weight_bytes());  // its own copy
+  } else {
+    w.lm_head = make_linear(ld, names.lm_head, V, H, false, head_format);
+  }
   for (int l = 0; l < c.num_hidden_layers; ++l) {
     const LayerTensorNames n = arch.layer_names(l);
     DecoderLayerWeights L;
     L.attn_norm = ld.vector_f32(n.attn_norm, H);
-    L.q_proj = make_linear(ld, n.q_proj, qw, H, c.attention_qkv_bias);
-    L.k_proj = make_linear(ld, n.k_proj, kvw, H, c.attention_qkv_bias);
-    L.v_proj = make_linear(ld, n.v_proj, kvw, H, c.attention_qkv_bias);
-    L.o_proj = make_linear(ld, n.o_proj, H, qw, c.attention_out_bias);
+    L.q_proj = make_linear(ld, n.q_proj, qw, H, c.attention_qkv_bias, qf);
+    L.k_proj = make_linear(ld, n.k_proj, kvw, H, c.attention_qkv_bias, qf);
+    L.v_proj = make_linear(ld, n.v_proj, kvw, H, c.attention_qkv_bias, qf);
+    L.o_proj = make_linear(ld, n.o_proj, H, qw, c.attention_out_bias, qf);
     L.mlp_norm = ld.vector_f32(n.mlp_norm, H);
-    L.gate_proj = make_linear(ld, n.gate_proj, I, H, c.mlp_bias);
-    L.up_proj = make_linear(ld, n.up_proj, I, H, c.mlp_bias);
-    L.down_proj = make_linear(ld, n.down_proj, H, I, c.mlp_bias);
+    L.gate_proj = make_linear(ld, n.gate_proj, I, H, c.mlp_bias, qf);
+    L.up_proj = make_linear(ld, n.up_proj, I, H, c.mlp_bias, qf);
+    L.down_proj = make_linear(ld, n.down_proj, H, I, c.mlp_bias, qf);
     w.layers.push_back(std::move(L));
   }
   m->weight_bytes_ = ld.bytes();
+  m->num_parameters_ = ld.params();
+  m->decode_read_bytes_ = w.lm_head.weight_bytes();
+  for (const DecoderLayerWeights& L : w.layers)
+    for (const cpu::Linear* lin : {&L.q_proj, &L.k_proj, &L.v_proj, &L.o_proj, &L.gate_proj, &L.up_proj, &L.down_proj})
+      m->decode_read_bytes_ += lin->weight_bytes();
   m->decoder_ = std::make_unique<Decoder>(m->config_, std::move(w));
   return m;
 }

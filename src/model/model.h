@@ -22,7 +22,16 @@ struct LoadOptions {
   // vLLM's --dtype: "auto" (float16 for float32/float16 checkpoints, bfloat16 for bfloat16 ones),
   // "bfloat16", "float16" or "float32" (and vLLM's aliases half/float/bf16...).
   std::string dtype = "auto";
+  // vLLM's --quantization, applied at load to the serving-dtype weights: "" or "none" (off), "int8" or
+  // "int4" (weight-only, groups of 32 along K with an f16 scale; see cpu::LinearFormat). Every linear
+  // layer is quantized; the LM head becomes int8 under both (the logits are the most sensitive layer;
+  // llama.cpp's Q4_0 likewise keeps its output matrix at 6 bits); the embedding table stays in the
+  // serving dtype (one row is read per token).
+  std::string quantization;
 };
+
+// Parses --quantization. Throws serval::Error naming the value and listing int8, int4 otherwise.
+cpu::LinearFormat parse_quantization(const std::string& name);
 
 // Resolves vLLM's --dtype against the checkpoint's own dtype. Throws serval::Error on an unknown name.
 DType resolve_dtype(const std::string& requested, DType checkpoint_dtype);
@@ -37,8 +46,14 @@ class Model {
   const ModelConfig& config() const { return config_; }
   const GenerationConfig& generation_config() const { return generation_; }
   DType dtype() const { return dtype_; }
-  // Bytes of weights held in the serving dtype (embedding counted once when tied).
+  // Bytes of weights held in the serving dtype (embedding counted once when tied); with --quantization,
+  // the quantized linears (codes + scales), plus the embedding (and the LM head's own copy when tied).
   size_t weight_bytes() const { return weight_bytes_; }
+  // Bytes of weights one decode step streams: every linear layer and the LM head (as stored).
+  size_t decode_read_bytes() const { return decode_read_bytes_; }
+  cpu::LinearFormat quantization() const { return quantization_; }
+  // Parameters in the checkpoint (embedding counted once when tied), whatever the storage format.
+  int64_t num_parameters() const { return num_parameters_; }
 
   // The KV cache this model needs. KV dtype = model dtype (f32, f16 or bf16 stored as such).
   KvCacheShape kv_cache_shape(int num_blocks, int block_size) const;
@@ -61,6 +76,9 @@ class Model {
   GenerationConfig generation_;
   DType dtype_ = DType::F32;
   size_t weight_bytes_ = 0;
+  size_t decode_read_bytes_ = 0;
+  int64_t num_parameters_ = 0;
+  cpu::LinearFormat quantization_ = cpu::LinearFormat::Native;
   SafetensorsCheckpoint checkpoint_;         // keeps the mmaps alive
   std::vector<std::vector<uint8_t>> owned_;  // converted weights (buffers never move)
   std::unique_ptr<Decoder> decoder_;
