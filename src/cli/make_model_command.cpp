@@ -13,7 +13,7 @@ void add_make_model_command(CLI::App& app) {
   std::string presets;
   for (const std::string& p : make_model_presets()) presets += (presets.empty() ? "" : ", ") + p;
   CLI::App* cmd = app.add_subcommand("make-model", "Write a model directory with deterministic random weights");
-  cmd->add_option("--arch", opts->arch, "qwen2 or llama")->capture_default_str();
+  cmd->add_option("--arch", opts->arch, "qwen2, llama, phi3, gemma2 or phi2")->capture_default_str();
   cmd->add_option("--preset", opts->preset, "Shape preset (arch/preset: " + presets + ")")->capture_default_str();
   cmd->add_option("--out", opts->out_dir, "Output directory")->required();
   cmd->add_option("--seed", opts->seed, "Seed for the weights")->capture_default_str();

@@ -6,7 +6,7 @@
 namespace serval {
 
 const std::vector<ArchSpec>& supported_architectures() {
-  static const std::vector<ArchSpec> archs = {kQwen2Arch, kLlamaArch};
+  static const std::vector<ArchSpec> archs = {kQwen2Arch, kLlamaArch, kPhi3Arch, kGemma2Arch, kPhiArch};
   return archs;
 }
 

@@ -12,9 +12,14 @@
 namespace serval {
 
 // Checkpoint tensor names of one decoder layer; "" means the tensor does not exist in this family.
+// Biases (and LayerNorm biases) are "<name minus .weight>.bias".
 struct LayerTensorNames {
-  std::string attn_norm, q_proj, k_proj, v_proj, o_proj;  // weights; biases are "<name minus .weight>.bias"
-  std::string mlp_norm, gate_proj, up_proj, down_proj;
+  std::string attn_norm, q_proj, k_proj, v_proj, o_proj;
+  std::string mlp_norm, gate_proj, up_proj, down_proj;  // Phi2: mlp_norm "", gate "", up = fc1, down = fc2
+  std::string qkv_proj;        // Phi3: fused [q; k; v] rows (then q/k/v_proj are ""), split at load
+  std::string gate_up_proj;    // Phi3: fused [gate; up] rows (then gate/up_proj are ""), split at load
+  std::string post_attn_norm;  // Gemma2: norm of the attention output before the residual add
+  std::string post_mlp_norm;   // Gemma2: norm of the MLP output before the residual add
 };
 
 struct ModelTensorNames {
@@ -42,5 +47,8 @@ LayerTensorNames hf_llama_layer_names(int layer);
 // Defined in the arch_<family>.cpp files.
 extern const ArchSpec kQwen2Arch;
 extern const ArchSpec kLlamaArch;
+extern const ArchSpec kPhi3Arch;
+extern const ArchSpec kGemma2Arch;
+extern const ArchSpec kPhiArch;
 
 }  // namespace serval

@@ -99,6 +99,27 @@ cpu::Linear make_linear(WeightLoader& ld, const std::string& name, int64_t out, 
   return lin;
 }
 
+// Rows [row_begin, row_begin + rows) of a fused [*, in] weight (Phi-3's qkv_proj / gate_up_proj) as their
+// own Linear: a view into the same buffer, so each part is still one matmul and nothing is copied.
+cpu::Linear make_linear_rows(WeightLoader& ld, const cpu::WeightView& whole, int64_t row_begin, int64_t rows,
+                             cpu::LinearFormat format) {
+  cpu::WeightView w = whole;
+  w.out_features = rows;
+  w.data = static_cast<const uint8_t*>(whole.data) + static_cast<size_t>(row_begin * whole.in_features) * dtype_size(whole.dtype);
+  cpu::Linear lin = cpu::Linear::create(w, nullptr, format);
+  if (format != cpu::LinearFormat::Native)
+    ld.recount(static_cast<size_t>(rows * w.in_features) * dtype_size(w.dtype), lin.weight_bytes());
+  return lin;
+}
+
+// A norm's weight (and its bias for LayerNorm); "" = the family has no such norm (left empty).
+void load_norm(WeightLoader& ld, const std::string& name, int64_t n, bool has_bias, std::vector<float>& weight,
+               std::vector<float>& bias) {
+  if (name.empty()) return;
+  weight = ld.vector_f32(name, n);
+  if (has_bias) bias = ld.vector_f32(bias_name(name), n);
+}
+
 }  // namespace
 
 cpu::LinearFormat parse_quantization(const std::string& name) {
@@ -125,8 +146,6 @@ std::unique_ptr<Model> Model::load(const std::string& model_dir, const LoadOptio
   if (!m->generation_.bos_token_id && m->config_.bos_token_id >= 0) m->generation_.bos_token_id = m->config_.bos_token_id;
   const ModelConfig& c = m->config_;
   const ArchSpec& arch = find_architecture(c.architecture);
-  check(c.norm_kind == NormKind::RmsNorm && !c.parallel_block && !c.post_attention_norms,
-        "architecture " + c.architecture + " needs decoder features serval does not implement yet");
 
   m->checkpoint_ = SafetensorsCheckpoint::open(model_dir);
   const ModelTensorNames names = arch.model_names();
@@ -143,25 +162,42 @@ std::unique_ptr<Model> Model::load(const std::string& model_dir, const LoadOptio
   const cpu::WeightView embed = ld.matrix(names.embed_tokens, V, H);
   w.embed = embed.data;
   w.embed_dtype = embed.dtype;
-  w.final_norm = ld.vector_f32(names.final_norm, H);
+  const bool ln = c.norm_kind == NormKind::LayerNorm;
+  load_norm(ld, names.final_norm, H, ln, w.final_norm, w.final_norm_bias);
   if (c.tie_word_embeddings) {
     w.lm_head = cpu::Linear::create(embed, nullptr, head_format);
     if (head_format != cpu::LinearFormat::Native) ld.recount(0, w.lm_head.weight_bytes());  // its own copy
   } else {
-    w.lm_head = make_linear(ld, names.lm_head, V, H, false, head_format);
+    w.lm_head = make_linear(ld, names.lm_head, V, H, c.lm_head_bias, head_format);
   }
   for (int l = 0; l < c.num_hidden_layers; ++l) {
     const LayerTensorNames n = arch.layer_names(l);
     DecoderLayerWeights L;
-    L.attn_norm = ld.vector_f32(n.attn_norm, H);
-    L.q_proj = make_linear(ld, n.q_proj, qw, H, c.attention_qkv_bias, qf);
-    L.k_proj = make_linear(ld, n.k_proj, kvw, H, c.attention_qkv_bias, qf);
-    L.v_proj = make_linear(ld, n.v_proj, kvw, H, c.attention_qkv_bias, qf);
+    load_norm(ld, n.attn_norm, H, ln, L.attn_norm, L.attn_norm_bias);
+    if (!n.qkv_proj.empty()) {  // fused [q; k; v] rows, no bias (Phi-3)
+      const cpu::WeightView qkv = ld.matrix(n.qkv_proj, qw + 2 * kvw, H);
+      L.q_proj = make_linear_rows(ld, qkv, 0, qw, qf);
+      L.k_proj = make_linear_rows(ld, qkv, qw, kvw, qf);
+      L.v_proj = make_linear_rows(ld, qkv, qw + kvw, kvw, qf);
+    } else {
+      L.q_proj = make_linear(ld, n.q_proj, qw, H, c.attention_qkv_bias, qf);
+      L.k_proj = make_linear(ld, n.k_proj, kvw, H, c.attention_qkv_bias, qf);
+      L.v_proj = make_linear(ld, n.v_proj, kvw, H, c.attention_qkv_bias, qf);
+    }
     L.o_proj = make_linear(ld, n.o_proj, H, qw, c.attention_out_bias, qf);
-    L.mlp_norm = ld.vector_f32(n.mlp_norm, H);
-    L.gate_proj = make_linear(ld, n.gate_proj, I, H, c.mlp_bias, qf);
-    L.up_proj = make_linear(ld, n.up_proj, I, H, c.mlp_bias, qf);
+    std::vector<float> no_bias;  // the post-norms are RMSNorms (Gemma-2 only)
+    load_norm(ld, n.post_attn_norm, H, false, L.post_attn_norm, no_bias);
+    load_norm(ld, c.parallel_block ? "" : n.mlp_norm, H, ln, L.mlp_norm, L.mlp_norm_bias);
+    if (!n.gate_up_proj.empty()) {  // fused [gate; up] rows, no bias (Phi-3)
+      const cpu::WeightView gu = ld.matrix(n.gate_up_proj, 2 * I, H);
+      L.gate_proj = make_linear_rows(ld, gu, 0, I, qf);
+      L.up_proj = make_linear_rows(ld, gu, I, I, qf);
+    } else {
+      if (c.gated_mlp) L.gate_proj = make_linear(ld, n.gate_proj, I, H, c.mlp_bias, qf);
+      L.up_proj = make_linear(ld, n.up_proj, I, H, c.mlp_bias, qf);
+    }
     L.down_proj = make_linear(ld, n.down_proj, H, I, c.mlp_bias, qf);
+    load_norm(ld, n.post_mlp_norm, H, false, L.post_mlp_norm, no_bias);
     w.layers.push_back(std::move(L));
   }
   m->weight_bytes_ = ld.bytes();
@@ -169,7 +205,7 @@ std::unique_ptr<Model> Model::load(const std::string& model_dir, const LoadOptio
   m->decode_read_bytes_ = w.lm_head.weight_bytes();
   for (const DecoderLayerWeights& L : w.layers)
     for (const cpu::Linear* lin : {&L.q_proj, &L.k_proj, &L.v_proj, &L.o_proj, &L.gate_proj, &L.up_proj, &L.down_proj})
-      m->decode_read_bytes_ += lin->weight_bytes();
+      if (lin != &L.gate_proj || c.gated_mlp) m->decode_read_bytes_ += lin->weight_bytes();  // Phi2: no gate
   m->decoder_ = std::make_unique<Decoder>(m->config_, std::move(w));
   return m;
 }

@@ -1,6 +1,7 @@
 // config.json parsing: the keys every decoder family shares, then the architecture's own flags.
 #include "model/model_config.h"
 
+#include <cmath>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
@@ -47,6 +48,36 @@ std::vector<int64_t> get_id_list(const json& j, const std::string& key, const st
   return ids;
 }
 
+std::vector<double> get_factor_list(const json& rs, const std::string& key, size_t size, const std::string& what) {
+  check(rs.contains(key) && rs[key].is_array(), what + " is missing the list '" + key + "'");
+  std::vector<double> v;
+  for (const json& e : rs[key]) {
+    check(e.is_number() && e.get<double>() > 0, what + "." + key + " must list positive numbers");
+    v.push_back(e.get<double>());
+  }
+  check(v.size() == size, what + "." + key + " has " + std::to_string(v.size()) + " entries, expected rotary_dim / 2 = " +
+                              std::to_string(size));
+  return v;
+}
+
+// transformers' _compute_longrope_parameters (Phi-3-mini-128k, Phi-3.5-mini): per-frequency divisors,
+// short ones up to original_max_position_embeddings, long ones beyond, and the attention factor on cos/sin.
+void parse_longrope(const json& j, const json& rs, const std::string& what, ModelConfig& c) {
+  c.rope_scaling = RopeScalingKind::LongRope;
+  const size_t half = static_cast<size_t>(c.rotary_dim() / 2);
+  c.rope_short_factor = get_factor_list(rs, "short_factor", half, what);
+  c.rope_long_factor = get_factor_list(rs, "long_factor", half, what);
+  double orig = get_number(rs, "original_max_position_embeddings", 0.0, what);
+  if (orig <= 0) orig = get_number(j, "original_max_position_embeddings", 0.0, what);
+  if (orig <= 0) orig = c.max_position_embeddings;
+  c.rope_original_max_position = static_cast<int>(orig);
+  check(c.rope_original_max_position > 0, what + ".original_max_position_embeddings must be positive");
+  const double factor = get_number(rs, "factor", c.max_position_embeddings / orig, what);
+  c.rope_factor = factor;
+  const double default_attn = factor <= 1.0 ? 1.0 : std::sqrt(1.0 + std::log(factor) / std::log(orig));
+  c.rope_attention_factor = get_number(rs, "attention_factor", default_attn, what);
+}
+
 void parse_rope_scaling(const json& j, const std::string& source, ModelConfig& c) {
   if (!j.contains("rope_scaling") || j["rope_scaling"].is_null()) return;
   const json& rs = j["rope_scaling"];
@@ -56,6 +87,10 @@ void parse_rope_scaling(const json& j, const std::string& source, ModelConfig& c
   else if (rs.contains("type") && rs["type"].is_string()) type = rs["type"].get<std::string>();
   const std::string what = source + ": rope_scaling";
   if (type.empty() || type == "default") return;
+  if (type == "longrope" || type == "su") {  // "su": Phi-3's first name for longrope (transformers maps it)
+    parse_longrope(j, rs, what, c);
+    return;
+  }
   if (type == "linear") {
     c.rope_scaling = RopeScalingKind::Linear;
   } else if (type == "dynamic") {
@@ -63,7 +98,7 @@ void parse_rope_scaling(const json& j, const std::string& source, ModelConfig& c
   } else if (type == "llama3") {
     c.rope_scaling = RopeScalingKind::Llama3;
   } else {
-    throw Error(what + " type '" + type + "' is not supported (supported: default, linear, dynamic, llama3)");
+    throw Error(what + " type '" + type + "' is not supported (supported: default, linear, dynamic, llama3, longrope)");
   }
   c.rope_factor = get_number(rs, "factor", 0.0, what);
   check(c.rope_factor > 0, what + ".factor must be a positive number for type '" + type + "'");
@@ -80,6 +115,13 @@ void parse_rope_scaling(const json& j, const std::string& source, ModelConfig& c
 }
 
 }  // namespace
+
+ActivationKind parse_activation(const std::string& name, const std::string& what) {
+  if (name == "silu" || name == "swish") return ActivationKind::Silu;
+  if (name == "gelu_pytorch_tanh" || name == "gelu_new") return ActivationKind::GeluTanh;
+  if (name == "gelu") return ActivationKind::Gelu;
+  throw Error(what + " '" + name + "' is not supported (supported: silu, gelu, gelu_new, gelu_pytorch_tanh)");
+}
 
 ModelConfig parse_model_config(const json& j, const std::string& source) {
   check(j.is_object(), source + " is not a JSON object");
@@ -116,15 +158,16 @@ ModelConfig parse_model_config(const json& j, const std::string& source) {
                                   : 2048;
   c.rope_theta = get_number(j, "rope_theta", 10000.0, source);
   check(c.rope_theta > 0, source + ": 'rope_theta' must be positive");
-  parse_rope_scaling(j, source, c);
   c.partial_rotary_factor = get_number(j, "partial_rotary_factor", 1.0, source);
+  check(c.partial_rotary_factor > 0 && c.partial_rotary_factor <= 1 && c.rotary_dim() >= 2,
+        source + ": 'partial_rotary_factor' must be in (0, 1] and rotate at least 2 dims");
+  parse_rope_scaling(j, source, c);
   c.norm_eps = get_number(j, "rms_norm_eps", 1e-6, source);
   c.tie_word_embeddings = get_bool(j, "tie_word_embeddings", false, source);
 
   std::string act = "silu";
   if (j.contains("hidden_act") && j["hidden_act"].is_string()) act = j["hidden_act"].get<std::string>();
-  check(act == "silu", source + ": hidden_act '" + act + "' is not supported (supported: silu)");
-  c.hidden_act = ActivationKind::Silu;
+  c.hidden_act = parse_activation(act, source + ": hidden_act");
 
   c.bos_token_id = get_id_list(j, "bos_token_id", source).empty() ? -1 : get_id_list(j, "bos_token_id", source)[0];
   c.eos_token_ids = get_id_list(j, "eos_token_id", source);

@@ -1,6 +1,7 @@
 // ModelConfig: one flat struct holding everything the decoder needs from a Hugging Face config.json.
-// Family differences (Qwen2 biases, Llama-3 RoPE scaling, and later Phi3/Gemma2/Phi2 quirks) are fields
-// here, so the shared decoder reads flags instead of growing per-family code paths.
+// Family differences (Qwen2 biases, Llama-3 RoPE scaling, Phi-3 longrope, Gemma-2 norms and soft-caps,
+// Phi-2's LayerNorm and parallel block) are fields here, so the shared decoder reads flags instead of
+// growing per-family code paths.
 #pragma once
 
 #include <cstdint>
@@ -11,9 +12,9 @@
 
 namespace serval {
 
-enum class NormKind { RmsNorm, LayerNorm };          // LayerNorm: Phi2 (not implemented yet)
-enum class ActivationKind { Silu, GeluTanh, Gelu };  // MLP activation; only Silu is implemented now
-enum class RopeScalingKind { None, Linear, Dynamic, Llama3 };
+enum class NormKind { RmsNorm, LayerNorm };          // LayerNorm (with bias): Phi2
+enum class ActivationKind { Silu, GeluTanh, Gelu };  // silu; gelu_pytorch_tanh / gelu_new; gelu (erf)
+enum class RopeScalingKind { None, Linear, Dynamic, Llama3, LongRope };
 
 struct ModelConfig {
   // --- identity ---
@@ -37,7 +38,10 @@ struct ModelConfig {
   double rope_factor = 1.0;                         // rope_scaling.factor (linear, dynamic, llama3)
   double rope_low_freq_factor = 1.0;                // llama3: rope_scaling.low_freq_factor
   double rope_high_freq_factor = 4.0;               // llama3: rope_scaling.high_freq_factor
-  int rope_original_max_position = 0;               // llama3/dynamic: original_max_position_embeddings
+  int rope_original_max_position = 0;               // llama3/dynamic/longrope: original_max_position_embeddings
+  std::vector<double> rope_short_factor;            // longrope: [rotary_dim / 2], sequences <= original max
+  std::vector<double> rope_long_factor;             // longrope: [rotary_dim / 2], longer sequences
+  double rope_attention_factor = 1.0;               // longrope: cos/sin multiplier (sqrt(1 + ln s / ln orig))
   double partial_rotary_factor = 1.0;               // fraction of head_dim that is rotated (Phi2: 0.4)
 
   // --- normalization ---
@@ -55,13 +59,15 @@ struct ModelConfig {
   std::vector<int> sliding_window;         // [num_hidden_layers] window per layer, 0 = full attention
 
   // --- MLP ---
-  ActivationKind hidden_act = ActivationKind::Silu;  // gated MLP activation: down(act(gate) * up)
-  bool mlp_bias = false;                              // Llama mlp_bias
+  ActivationKind hidden_act = ActivationKind::Silu;  // MLP activation (hidden_act / Gemma's hidden_activation)
+  bool gated_mlp = true;                              // down(act(gate) * up); false: fc2(act(fc1)) (Phi2)
+  bool mlp_bias = false;                              // MLP projections have biases (Llama mlp_bias, Phi2)
 
   // --- embeddings and head ---
   bool tie_word_embeddings = false;   // lm_head reuses embed_tokens
   float embedding_scale = 1.0f;       // Gemma: sqrt(hidden_size)
   float final_logit_softcap = 0.0f;   // Gemma2: tanh soft-cap on logits (0 = off)
+  bool lm_head_bias = false;          // Phi2: lm_head has a bias
 
   // --- special tokens ---
   int64_t bos_token_id = -1;             // -1 when absent
@@ -70,6 +76,10 @@ struct ModelConfig {
   int rotary_dim() const { return static_cast<int>(head_dim * partial_rotary_factor) / 2 * 2; }
   int num_queries_per_kv() const { return num_attention_heads / num_key_value_heads; }
 };
+
+// Maps an HF activation name (hidden_act / hidden_activation) to the kernels serval has. Throws
+// serval::Error naming it and the supported ones. `what` names the key in the message.
+ActivationKind parse_activation(const std::string& name, const std::string& what);
 
 // Reads dir/config.json. Throws serval::Error naming the path when missing or malformed, naming the key
 // when a required key is absent or has a bad value, and naming the architecture (with the supported

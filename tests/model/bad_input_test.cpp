@@ -157,14 +157,24 @@ TEST_F(BadCheckpoint, UnsupportedArchitectureListsSupported) {
   EXPECT_NE(msg.find("'MistralForCausalLM'"), std::string::npos) << msg;
   EXPECT_NE(msg.find("Qwen2ForCausalLM"), std::string::npos) << msg;
   EXPECT_NE(msg.find("LlamaForCausalLM"), std::string::npos) << msg;
+  for (const char* arch : {"Phi3ForCausalLM", "Gemma2ForCausalLM", "PhiForCausalLM"})
+    EXPECT_NE(msg.find(arch), std::string::npos) << msg;
 }
 
 TEST_F(BadCheckpoint, UnsupportedConfigValuesAreNamed) {
   edit_config([](json& c) { c["rope_scaling"] = {{"rope_type", "yarn"}, {"factor", 4.0}}; });
   EXPECT_NE(load_error().find("'yarn'"), std::string::npos) << load_error();
   EXPECT_NE(load_error().find("llama3"), std::string::npos) << load_error();
-  edit_config([](json& c) { c.erase("rope_scaling"); c["hidden_act"] = "gelu"; });
-  EXPECT_NE(load_error().find("'gelu'"), std::string::npos) << load_error();
+  EXPECT_NE(load_error().find("longrope"), std::string::npos) << load_error();
+  edit_config([](json& c) { c.erase("rope_scaling"); c["hidden_act"] = "relu2"; });
+  EXPECT_NE(load_error().find("'relu2'"), std::string::npos) << load_error();
+  EXPECT_NE(load_error().find("gelu_pytorch_tanh"), std::string::npos) << load_error();
+  edit_config([](json& c) {  // longrope lists must have rotary_dim / 2 entries
+    c["hidden_act"] = "silu";
+    c["rope_scaling"] = {{"rope_type", "longrope"}, {"short_factor", {1.0, 1.0}}, {"long_factor", {2.0, 2.0}}};
+  });
+  EXPECT_NE(load_error().find("short_factor has 2 entries"), std::string::npos) << load_error();
+  edit_config([](json& c) { c.erase("rope_scaling"); });
   edit_config([](json& c) { c["hidden_act"] = "silu"; c.erase("hidden_size"); });
   EXPECT_NE(load_error().find("'hidden_size'"), std::string::npos) << load_error();
   edit_config([](json& c) { c["hidden_size"] = "64"; });

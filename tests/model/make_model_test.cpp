@@ -85,12 +85,64 @@ TEST(MakeModel, LlamaTokenizerHasLlama3Layout) {
   fs::remove_all(dir);
 }
 
+// Each new family's tiny preset: complete directory with its family's tokenizer and generation config,
+// loads in the checkpoint's dtype and generates.
+struct FamilyPreset {
+  const char* arch;
+  const char* architecture;
+  std::vector<int64_t> eos;
+  size_t tokenizer_vocab;  // entries of tokenizer.json's model.vocab
+  bool has_chat_template;
+};
+
+class MakeFamilyModel : public ::testing::TestWithParam<FamilyPreset> {};
+
+TEST_P(MakeFamilyModel, TinyIsCompleteAndGenerates) {
+  const FamilyPreset& f = GetParam();
+  const fs::path dir = temp_dir(std::string("mk_") + f.arch);
+  make_model({f.arch, "tiny", dir.string(), 5, "bfloat16"});
+  EXPECT_EQ(read_json(dir / "config.json")["architectures"][0], f.architecture);
+  EXPECT_EQ(read_json(dir / "tokenizer.json")["model"]["vocab"].size(), f.tokenizer_vocab);
+  EXPECT_EQ(read_json(dir / "tokenizer_config.json").contains("chat_template"), f.has_chat_template);
+  auto m = Model::load(dir.string());
+  EXPECT_EQ(m->dtype(), DType::BF16);
+  EXPECT_EQ(m->generation_config().eos_token_ids, f.eos);
+  const std::vector<int32_t> out = test::greedy_ids(*m, {2, 450, 4996, 17354, 1701}, 8);
+  ASSERT_EQ(out.size(), 8u);
+  for (int32_t id : out) EXPECT_LT(id, m->config().vocab_size);
+  fs::remove_all(dir);
+}
+
+INSTANTIATE_TEST_SUITE_P(Families, MakeFamilyModel,
+                         ::testing::Values(FamilyPreset{"phi3", "Phi3ForCausalLM", {32000, 32001, 32007}, 32000, true},
+                                           FamilyPreset{"gemma2", "Gemma2ForCausalLM", {1, 106}, 262144, true},
+                                           FamilyPreset{"phi2", "PhiForCausalLM", {50256}, 50257, false}),
+                         [](const ::testing::TestParamInfo<FamilyPreset>& i) { return std::string(i.param.arch); });
+
+TEST(MakeModel, RealShapePresetConfigsLoad) {
+  struct Case {
+    const char* arch;
+    const char* preset;
+    int layers, kv_heads, head_dim;
+  };
+  for (const Case& k : {Case{"phi3", "phi-3-mini-4k", 32, 32, 96}, Case{"gemma2", "gemma-2-2b", 26, 4, 256},
+                        Case{"phi2", "phi-2", 32, 32, 80}}) {
+    const ModelConfig c =
+        parse_model_config(nlohmann::json::parse(make_model_config_json(k.arch, k.preset, "bfloat16")), k.preset);
+    EXPECT_EQ(c.num_hidden_layers, k.layers) << k.preset;
+    EXPECT_EQ(c.num_key_value_heads, k.kv_heads) << k.preset;
+    EXPECT_EQ(c.head_dim, k.head_dim) << k.preset;
+    EXPECT_EQ(c.torch_dtype, "bfloat16") << k.preset;
+  }
+}
+
 TEST(MakeModel, RejectsUnknownPresetListingSupported) {
   try {
     make_model({"llama", "qwen2.5-0.5b", "/tmp/x", 0, "bfloat16"});
     FAIL() << "no error";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("llama/llama-3.2-1b"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("gemma2/gemma-2-2b"), std::string::npos) << e.what();
   }
   EXPECT_THROW(make_model({"qwen2", "tiny", "/tmp/x", 0, "float8"}), Error);
 }

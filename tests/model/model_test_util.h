@@ -83,4 +83,27 @@ inline std::vector<float> run_prompt(Model& m, const std::vector<int32_t>& ids, 
   return out.logits;
 }
 
+// Greedy continuation: the prompt in one step, then `steps` one-token decode steps through one KV cache.
+// Returns the generated ids; every logit must be finite.
+inline std::vector<int32_t> greedy_ids(Model& m, const std::vector<int32_t>& prompt, int steps, int block_size = 16) {
+  const int nb = (static_cast<int>(prompt.size()) + steps) / block_size + 2;
+  KvCache kv(m.kv_cache_shape(nb, block_size));
+  std::vector<int32_t> free_blocks = block_list(nb);
+  TestSeq seq{prompt, 0, {}};
+  std::vector<int32_t> out;
+  int count = static_cast<int>(prompt.size());
+  for (int s = 0; s < steps; ++s) {
+    ModelInputs in;
+    add_to_step(in, seq, count, block_size, free_blocks, false);
+    ModelOutput o;
+    m.forward(in, kv, o);
+    for (float v : o.logits) EXPECT_TRUE(std::isfinite(v));
+    const auto next = static_cast<int32_t>(argmax(o.logits.data(), o.vocab_size));
+    out.push_back(next);
+    seq.tokens.push_back(next);
+    count = 1;
+  }
+  return out;
+}
+
 }  // namespace serval::test

@@ -17,7 +17,10 @@ std::vector<double> rope_inv_freq(const RopeParams& p) {
   }
   std::vector<double> inv(static_cast<size_t>(half));
   for (int i = 0; i < half; ++i) inv[static_cast<size_t>(i)] = 1.0 / std::pow(base, 2.0 * i / p.rotary_dim);
-  if (p.scaling == RopeScaling::Linear) {
+  if (p.scaling == RopeScaling::LongRope) {
+    // transformers' _compute_longrope_parameters: inv_freq = 1 / (ext_factor * base^(2i/d)).
+    for (size_t i = 0; i < inv.size() && i < p.ext_factors.size(); ++i) inv[i] /= p.ext_factors[i];
+  } else if (p.scaling == RopeScaling::Linear) {
     for (double& f : inv) f /= p.factor;
   } else if (p.scaling == RopeScaling::Llama3) {
     // transformers' _compute_llama3_parameters: long wavelengths are divided by factor, short ones kept,
@@ -40,13 +43,13 @@ std::vector<double> rope_inv_freq(const RopeParams& p) {
 }
 
 void rope_cos_sin(const std::vector<double>& inv_freq, const int32_t* positions, int64_t n, float* cos_out,
-                  float* sin_out) {
+                  float* sin_out, double scale) {
   const int64_t half = static_cast<int64_t>(inv_freq.size());
   for (int64_t t = 0; t < n; ++t) {
     for (int64_t i = 0; i < half; ++i) {
       const double angle = static_cast<double>(positions[t]) * inv_freq[static_cast<size_t>(i)];
-      cos_out[t * half + i] = static_cast<float>(std::cos(angle));
-      sin_out[t * half + i] = static_cast<float>(std::sin(angle));
+      cos_out[t * half + i] = static_cast<float>(std::cos(angle) * scale);
+      sin_out[t * half + i] = static_cast<float>(std::sin(angle) * scale);
     }
   }
 }
