@@ -65,7 +65,7 @@ RefX quantize_x(const std::vector<float>& x, int64_t m, int64_t k) {
 }
 
 // Prefill rows on the amx path multiply bf16 x by bf16-rounded dequantized weights instead of int8 x.
-bool uses_amx_bf16(Isa isa, int64_t m) { return isa == Isa::Amx && m >= 5; }
+bool uses_amx_bf16(Isa isa, int64_t m) { return isa == Isa::Amx && m >= 16; }  // kAmxQuantMinRows
 
 std::vector<float> random_vector(size_t count, std::mt19937& rng) {
   std::uniform_real_distribution<float> dist(-1.0f, 1.0f);

@@ -31,7 +31,7 @@ enum class LinearFormat : uint8_t {
   // w_max / -8 (w_max: the weight of largest magnitude, which becomes q = -8), q = round(w / scale)
   // clamped to [-8, 7]. 0.5625 bytes per weight (0.28x of BF16).
   // Both quantized formats quantize x per row and group of 32 to int8 (scale max|x| / 127) and multiply
-  // in integers (AVX512-VNNI / AVX2), except prefill (m >= 5) on the amx path, which dequantizes weights to
+  // in integers (AVX512-VNNI / AVX2), except prefill (m >= 16) on the amx path, which dequantizes weights to
   // bf16 in L1 and runs AMX-BF16 with x rounded to bf16. See kernels/cpu/quant.h.
   Int4,
 };

@@ -24,6 +24,10 @@ namespace {
 // Below this many rows the AVX-512 f32-FMA GEMV is used (memory-bound either way, and it keeps x in f32);
 // from 5 rows on AMX wins (gate_up, 1 thread: m=8 0.97 ms vs 1.88 ms for vdpbf16ps; BM_Gemm).
 constexpr int64_t kAmxMinRows = 5;
+// Int8/Int4 weights: below this many rows the VNNI kernel wins, because AMX is bound by dequantizing the
+// weights to bf16 (~1.3 ms per gate_up on 1 thread whatever m; VNNI: m=5 0.63, m=8 0.77, m=16 1.24,
+// m=32 2.1 ms; BM_QuantGemm).
+constexpr int64_t kAmxQuantMinRows = 16;
 // K elements per AMX step (one bf16 tile row).
 constexpr int64_t kTileK = 32;
 // K elements per cache block: the B panel slice of a block (2 x 16 columns x 256 x 2 B = 16 KiB) stays in
@@ -102,7 +106,7 @@ void store_rows(const float* cbuf, int64_t rows, int64_t ncols, const float* bia
 
 void forward_amx(const PackedWeights& w, const float* x, int64_t m, float* y, ThreadPool& pool) {
   const bool quant = w.quantized();
-  if ((w.layout != PackLayout::Vnni16 && !quant) || m < kAmxMinRows) {
+  if ((w.layout != PackLayout::Vnni16 && !quant) || m < (quant ? kAmxQuantMinRows : kAmxMinRows)) {
     forward_avx512(w, x, m, y, pool);
     return;
   }

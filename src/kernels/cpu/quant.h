@@ -7,7 +7,7 @@
 //   W[n][t] ~= q[n][t] * ws[n][g]   (g = t / 32; int8: q in [-127, 127], int4: q in [-8, 7]; ws is f16)
 //   x[i][t] ~= xq[i][t] * xs[i][g]  (xq in [-127, 127], xs = max|x in group| / 127, f32)
 //   y[i][n]  = sum_g ws[n][g] * xs[i][g] * (sum_{t in g} q * xq)  (+ bias), the inner sum exact in int32.
-// The AMX path (m >= 5 rows) instead dequantizes W to bf16 tiles in L1 and multiplies with bf16 x.
+// The AMX path (m >= 16 rows) instead dequantizes W to bf16 tiles in L1 and multiplies with bf16 x.
 #pragma once
 
 #include <cstdint>
