@@ -1,4 +1,5 @@
-// KvCacheManager: block tables, prefix-cache lookup/adoption/caching, and freeing in eviction order.
+// KvCacheManager: block tables, prefix-cache lookup/adoption/caching, sliding-window release, and freeing
+// in eviction order.
 #include "kv/kv_cache_manager.h"
 
 #include <algorithm>
@@ -53,7 +54,12 @@ bool KvCacheManager::allocate_slots(const RequestId& request_id, std::span<const
   const int64_t total = int64_t{num_computed_tokens} + prefix_tokens + num_new_tokens;
   if (num_computed_tokens < 0 || num_new_tokens < 0 || total > static_cast<int64_t>(token_ids.size()))
     throw std::logic_error("allocate_slots for " + request_id + " beyond its known tokens");
+  const int first_position = num_computed_tokens + prefix_tokens;  // first token computed in this step
+  // Blocks wholly before the window of first_position: positions <= first_position - window are never seen.
+  const int num_skipped_blocks =
+      config_.sliding_window > 0 ? std::max(0, first_position - config_.sliding_window + 1) / config_.block_size : 0;
   auto it = requests_.find(request_id);
+  if (it != requests_.end()) release_skipped_blocks(it->second, num_skipped_blocks);
   const int have = it == requests_.end() ? 0 : static_cast<int>(it->second.block_ids.size());
   if (prefix && (have != 0 || num_computed_tokens != 0))
     throw std::logic_error("allocate_slots with a cached prefix for " + request_id +
@@ -61,17 +67,22 @@ bool KvCacheManager::allocate_slots(const RequestId& request_id, std::span<const
 
   const int num_prefix_blocks = prefix ? static_cast<int>(prefix->block_ids.size()) : 0;
   const int num_new_blocks = std::max(0, cdiv(total, config_.block_size) - have - num_prefix_blocks);
+  // Hit blocks before the window are not taken (they stay cached for other requests).
+  const size_t num_untaken = prefix ? std::min<size_t>(num_skipped_blocks, prefix->block_ids.size()) : 0;
   int num_evictable_hits = 0;  // hit blocks now in the LRU: touching them takes them out of the free count
   if (prefix)
-    for (int32_t id : prefix->block_ids) num_evictable_hits += pool_.block(id).ref_count == 0 ? 1 : 0;
+    for (size_t i = num_untaken; i < prefix->block_ids.size(); ++i)
+      num_evictable_hits += pool_.block(prefix->block_ids[i]).ref_count == 0 ? 1 : 0;
   if (num_new_blocks > pool_.num_free_blocks() - num_evictable_hits) return false;
 
   RequestBlocks& rb = requests_[request_id];
   if (prefix) {
-    pool_.touch(prefix->block_ids);
+    pool_.touch(std::span(prefix->block_ids).subspan(num_untaken));
     rb.block_ids = prefix->block_ids;
+    std::fill_n(rb.block_ids.begin(), num_untaken, BlockPool::kNullBlockId);
     rb.chain_cache_ids = prefix->cache_ids;
     for (int32_t id : prefix->block_ids) rb.block_hashes.push_back(pool_.block(id).hash);
+    rb.num_released = static_cast<int>(num_untaken);
     if (config_.enable_prefix_caching) {
       ++stats_.num_requests;
       stats_.queries += static_cast<int64_t>(token_ids.size());
@@ -93,6 +104,10 @@ void KvCacheManager::cache_blocks(const RequestId& request_id, std::span<const i
   const size_t num_full = std::min(static_cast<size_t>(num_computed_tokens / bs), rb.block_ids.size());
   while (!rb.chain_broken && rb.block_hashes.size() < num_full) {
     const size_t i = rb.block_hashes.size();
+    if (rb.block_ids[i] == BlockPool::kNullBlockId) {  // released by the window before it was cached
+      rb.chain_broken = true;
+      break;
+    }
     auto tokens = token_ids.subspan(i * bs, bs);
     const uint64_t parent_hash = i == 0 ? kRootBlockHash : rb.block_hashes[i - 1];
     const uint64_t parent_cache_id = i == 0 ? 0 : rb.chain_cache_ids[i - 1];
@@ -114,9 +129,23 @@ void KvCacheManager::cache_blocks(const RequestId& request_id, std::span<const i
 void KvCacheManager::free(const RequestId& request_id) {
   auto it = requests_.find(request_id);
   if (it == requests_.end()) return;
-  std::vector<int32_t> reversed(it->second.block_ids.rbegin(), it->second.block_ids.rend());
+  std::vector<int32_t> reversed;
+  for (auto b = it->second.block_ids.rbegin(); b != it->second.block_ids.rend(); ++b)
+    if (*b != BlockPool::kNullBlockId) reversed.push_back(*b);
   requests_.erase(it);
   pool_.free_blocks(reversed);
+}
+
+void KvCacheManager::release_skipped_blocks(RequestBlocks& rb, int num_skipped_blocks) {
+  const int upto = std::min(num_skipped_blocks, static_cast<int>(rb.block_ids.size()));
+  if (upto <= rb.num_released) return;
+  std::vector<int32_t> released;  // last block first, as free() does
+  for (int i = upto - 1; i >= rb.num_released; --i) {
+    if (rb.block_ids[static_cast<size_t>(i)] != BlockPool::kNullBlockId) released.push_back(rb.block_ids[static_cast<size_t>(i)]);
+    rb.block_ids[static_cast<size_t>(i)] = BlockPool::kNullBlockId;
+  }
+  rb.num_released = upto;
+  pool_.free_blocks(released);
 }
 
 const std::vector<int32_t>& KvCacheManager::block_ids(const RequestId& request_id) const {

@@ -75,6 +75,14 @@ struct ModelConfig {
 
   int rotary_dim() const { return static_cast<int>(head_dim * partial_rotary_factor) / 2 * 2; }
   int num_queries_per_kv() const { return num_attention_heads / num_key_value_heads; }
+  // The window when EVERY layer slides over the same window (Phi-3, Mistral), else 0: what
+  // KvCacheConfig::sliding_window may be set to (blocks out of it are released).
+  int uniform_sliding_window() const {
+    if (sliding_window.empty()) return 0;
+    for (int w : sliding_window)
+      if (w <= 0 || w != sliding_window.front()) return 0;
+    return sliding_window.front();
+  }
 };
 
 // Maps an HF activation name (hidden_act / hidden_activation) to the kernels serval has. Throws

@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <algorithm>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -68,6 +69,59 @@ TEST_P(FamilyReference, ShortPromptMatchesReference) { check_prompt(20, 3); }
 TEST_P(FamilyReference, PromptLongerThanTheWindowMatchesReference) { check_prompt(45, 4); }
 
 INSTANTIATE_TEST_SUITE_P(Tiny, FamilyReference, ::testing::Values("phi3", "gemma2", "phi2"));
+
+// What KvCacheManager's sliding-window release relies on: blocks wholly before the window of the first
+// token of a step are never read. The tiny phi3 (window 24 on every layer) decodes with those blocks
+// replaced by the null block 0 and their memory poisoned with NaN, and gives the logits of a full table.
+TEST(FamilyReferenceWindow, Phi3NeverReadsBlocksBeforeTheWindow) {
+  const fs::path dir = fs::temp_directory_path() / ("serval_famwin_" + std::to_string(::getpid()));
+  make_model({"phi3", "tiny", dir.string(), 9, "float32"});
+  LoadOptions o;
+  o.dtype = "float32";
+  auto m = Model::load(dir.string(), o);
+  const int W = m->config().uniform_sliding_window();
+  ASSERT_EQ(W, 24);
+  std::mt19937 rng(11);
+  std::vector<int32_t> prompt(40);
+  for (auto& id : prompt) id = static_cast<int32_t>(rng() % 32000);
+  const std::vector<int32_t> expected = test::greedy_ids(*m, prompt, 12, 8);
+
+  const int bs = 8, nb = 16;
+  KvCache kv(m->kv_cache_shape(nb, bs));
+  std::vector<int32_t> free_blocks = test::block_list(nb);
+  free_blocks.pop_back();  // block 0 is the null block: never handed out
+  const size_t block_floats = static_cast<size_t>(bs) * m->config().num_key_value_heads * m->config().head_dim;
+  auto poison = [&](int32_t id) {
+    for (int l = 0; l < m->config().num_hidden_layers; ++l) {
+      std::fill_n(reinterpret_cast<float*>(kv.key_block(l, id)), block_floats, std::nanf(""));
+      std::fill_n(reinterpret_cast<float*>(kv.value_block(l, id)), block_floats, std::nanf(""));
+    }
+  };
+  poison(0);
+  test::TestSeq seq{prompt, 0, {}};
+  std::vector<int32_t> got;
+  int count = static_cast<int>(prompt.size());
+  for (int s = 0; s < 12; ++s) {
+    // Release as KvCacheManager does for the first position computed in this step.
+    const int skipped = std::max(0, seq.num_computed - W + 1) / bs;
+    for (int b = 0; b < skipped && b < static_cast<int>(seq.block_table.size()); ++b) {
+      if (seq.block_table[static_cast<size_t>(b)] == 0) continue;
+      poison(seq.block_table[static_cast<size_t>(b)]);
+      seq.block_table[static_cast<size_t>(b)] = 0;
+    }
+    ModelInputs in;
+    test::add_to_step(in, seq, count, bs, free_blocks, false);
+    ModelOutput out;
+    m->forward(in, kv, out);
+    for (float x : out.logits) ASSERT_TRUE(std::isfinite(x)) << "step " << s;
+    const auto next = static_cast<int32_t>(test::argmax(out.logits.data(), out.vocab_size));
+    got.push_back(next);
+    seq.tokens.push_back(next);
+    count = 1;
+  }
+  EXPECT_EQ(got, expected);
+  fs::remove_all(dir);
+}
 
 TEST(FamilyReferenceConfig, TinyPhi3TakesLongropeAndWindowPaths) {
   const ModelConfig c = parse_model_config(nlohmann::json::parse(make_model_config_json("phi3", "tiny", "float32")),

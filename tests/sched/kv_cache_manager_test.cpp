@@ -199,3 +199,96 @@ TEST(BlockHash, ChainsFullBlocksOnlyAndDependsOnTheParent) {
 
 }  // namespace
 }  // namespace serval
+
+namespace serval {
+namespace {
+
+// Sliding window 8, block size 4: a query at p sees (p - 8, p]; block i is released once every query from
+// the next computed token on starts after it: (i + 1) * 4 <= first_position - 8 + 1.
+KvCacheConfig window_config(int num_blocks, bool caching = true) {
+  KvCacheConfig c = config(num_blocks, caching);
+  c.sliding_window = 8;
+  return c;
+}
+
+TEST(KvCacheManagerSlidingWindow, ReleasesBlocksThatLeaveTheWindowAndReusesThem) {
+  KvCacheManager kv(window_config(6, /*caching=*/false));  // 5 usable blocks
+  Ids t = iota(10);
+  ASSERT_TRUE(admit(kv, "a", t));
+  EXPECT_EQ(kv.block_ids("a"), (Ids{1, 2, 3}));
+  t.push_back(10);
+  ASSERT_TRUE(kv.allocate_slots("a", t, 10, 1));  // query at 10 sees 3..10: block 0 (0..3) still needed
+  EXPECT_EQ(kv.block_ids("a"), (Ids{1, 2, 3}));
+  t.push_back(11);
+  ASSERT_TRUE(kv.allocate_slots("a", t, 11, 1));  // query at 11 sees 4..11: block 0 released
+  EXPECT_EQ(kv.block_ids("a"), (Ids{0, 2, 3}));
+  EXPECT_EQ(kv.pool().num_free_blocks(), 3);
+  EXPECT_DOUBLE_EQ(kv.usage(), 2.0 / 5.0);
+  // 60 more decode steps in 5 usable blocks: never more than the 3 blocks an 8-token window can touch.
+  for (int n = 12; n < 72; ++n) {
+    t.push_back(n);
+    ASSERT_TRUE(kv.allocate_slots("a", t, n, 1)) << n;
+    int live = 0;
+    for (int32_t id : kv.block_ids("a")) live += id != BlockPool::kNullBlockId;
+    ASSERT_LE(live, 3) << n;
+  }
+  const Ids& table = kv.block_ids("a");
+  ASSERT_EQ(table.size(), 18u);  // positions 0..71
+  EXPECT_EQ(Ids(table.begin(), table.begin() + 16), Ids(16, BlockPool::kNullBlockId));  // query 71 sees 64..71
+  EXPECT_NE(table[16], BlockPool::kNullBlockId);
+  EXPECT_NE(table[17], BlockPool::kNullBlockId);
+  kv.free("a");
+  EXPECT_DOUBLE_EQ(kv.usage(), 0.0);
+  EXPECT_EQ(kv.pool().num_free_blocks(), 5);
+}
+
+TEST(KvCacheManagerSlidingWindow, WithoutAWindowTheSameRequestRunsOutOfBlocks) {
+  KvCacheManager kv(config(6, /*caching=*/false));
+  Ids t = iota(10);
+  ASSERT_TRUE(admit(kv, "a", t));
+  int n = 10;
+  for (; n < 72; ++n) {
+    t.push_back(n);
+    if (!kv.allocate_slots("a", t, n, 1)) break;
+  }
+  EXPECT_EQ(n, 20);  // 5 blocks hold positions 0..19
+}
+
+TEST(KvCacheManagerSlidingWindow, PrefixHitSkipsBlocksBeforeTheWindowAndKeepsThemCached) {
+  KvCacheManager kv(window_config(10));
+  const Ids a = iota(13);
+  ASSERT_TRUE(admit(kv, "a", a));  // blocks 1 2 3 4
+  kv.cache_blocks("a", a, 13);     // caches 1 2 3
+  kv.free("a");
+  const Ids b = concat(iota(12), Ids{100, 101});
+  const CachedPrefix p = kv.get_computed_blocks(b);
+  ASSERT_EQ(p.block_ids, (Ids{1, 2, 3}));
+  // First computed position 12 sees 5..12: block 0 is not taken, block 1 is (position 5..7 are in view).
+  ASSERT_TRUE(kv.allocate_slots("b", b, 0, 2, &p));
+  EXPECT_EQ(kv.block_ids("b")[0], BlockPool::kNullBlockId);
+  EXPECT_EQ(Ids(kv.block_ids("b").begin() + 1, kv.block_ids("b").begin() + 3), (Ids{2, 3}));
+  EXPECT_EQ(kv.pool().block(1).ref_count, 0);
+  EXPECT_TRUE(kv.pool().block(1).cached);  // still answers later hits
+  EXPECT_EQ(kv.pool().block(2).ref_count, 1);
+  EXPECT_EQ(kv.prefix_cache_stats().hits, 12);
+  kv.cache_blocks("b", b, 14);  // nothing new: the 3 full blocks are the adopted ones
+  kv.free("b");
+  EXPECT_DOUBLE_EQ(kv.usage(), 0.0);
+  EXPECT_EQ(kv.get_computed_blocks(concat(b, Ids{7})).block_ids.size(), 3u);
+}
+
+TEST(KvCacheManagerSlidingWindow, BlocksReleasedBeforeCachingStopTheChain) {
+  KvCacheManager kv(window_config(10));
+  Ids t = iota(12);
+  ASSERT_TRUE(admit(kv, "a", t));
+  t.push_back(12);
+  ASSERT_TRUE(kv.allocate_slots("a", t, 12, 1));  // releases block 0 before any cache_blocks call
+  kv.cache_blocks("a", t, 13);
+  EXPECT_TRUE(kv.get_computed_blocks(t).block_ids.empty());
+  EXPECT_FALSE(kv.pool().block(2).cached);  // nothing after the released block is cached
+  kv.free("a");
+  EXPECT_DOUBLE_EQ(kv.usage(), 0.0);
+}
+
+}  // namespace
+}  // namespace serval
