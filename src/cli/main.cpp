@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
   serval::cli::add_tokenize_command(app);
   serval::cli::add_chat_template_command(app);
   serval::cli::add_make_model_command(app);
+  serval::cli::add_serve_command(app);
   serval::cli::add_plan_command(app);
   CLI::App* bench = app.add_subcommand("bench", "Measure a model or a running server");
   bench->require_subcommand(1);

@@ -3,6 +3,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <fstream>
 #include <sstream>
 
 #include "core/error.h"
@@ -55,6 +56,36 @@ std::vector<CLI::ConfigItem> YamlConfig::from_config(std::istream& input) const 
     items.push_back(std::move(item));
   }
   return items;
+}
+
+void apply_yaml_config(CLI::App& cmd, const std::string& path) {
+  std::ifstream in(path);
+  check(in.good(), "--config: cannot read " + path);
+  std::vector<CLI::ConfigItem> items;
+  try {
+    items = YamlConfig().from_config(in);
+  } catch (const CLI::Error& e) {
+    throw Error(std::string(e.what()) + " (" + path + ")");
+  }
+  for (const CLI::ConfigItem& item : items) {
+    CLI::Option* op = cmd.get_option_no_throw("--" + item.name);
+    if (op == nullptr && item.name.size() == 1) op = cmd.get_option_no_throw("-" + item.name);
+    check(op != nullptr && item.name != "config" && item.name != "help",
+          "--config " + path + ": unknown key '" + item.name + "' (keys are the flags of `serval " + cmd.get_name() +
+              "`, without the dashes)");
+    if (op->count() > 0) continue;  // given on the command line: the flag wins
+    try {
+      if (op->get_expected_min() == 0) {
+        const std::string value = item.inputs.empty() ? "true" : item.inputs.front();
+        op->add_result(op->get_flag_value("--" + item.name, value));
+      } else {
+        op->add_result(item.inputs);
+      }
+      op->run_callback();
+    } catch (const CLI::Error& e) {
+      throw Error("--config " + path + ": bad value for '" + item.name + "': " + e.what());
+    }
+  }
 }
 
 }  // namespace serval::cli

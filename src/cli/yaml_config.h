@@ -14,4 +14,11 @@ class YamlConfig : public CLI::Config {
   std::vector<CLI::ConfigItem> from_config(std::istream& input) const override;
 };
 
+// Applies the YAML file at `path` to cmd's options that the command line left unset (flags override the
+// file), running each option's callback so bound variables take the value. Keys may use dashes or
+// underscores; a key naming no option of cmd, or a value an option rejects, throws serval::Error naming
+// the key and the file. NOTE: CLI11 2.x reads --config files only for the top-level app, not for a
+// subcommand such as `serve`, hence this.
+void apply_yaml_config(CLI::App& cmd, const std::string& path);
+
 }  // namespace serval::cli

@@ -38,6 +38,9 @@ void ThreadPool::run(const std::function<void(int)>& fn) {
     fn(0);
     return;
   }
+  // Callers on different threads (two models, a test's reference beside a serving engine) take turns:
+  // one job at a time, never a torn job_ / remaining_.
+  std::lock_guard<std::mutex> caller_lock(caller_mutex_);
   {
     std::lock_guard<std::mutex> lock(mutex_);
     job_ = &fn;

@@ -24,7 +24,8 @@ class ThreadPool {
   int num_threads() const { return num_threads_; }
 
   // Calls fn(thread_index) once on each of num_threads() threads (the caller is index 0) and returns
-  // when all have finished. PRECONDITION: not called re-entrantly from inside fn.
+  // when all have finished. Calls from different threads run one after the other.
+  // PRECONDITION: not called re-entrantly from inside fn (that would deadlock).
   void run(const std::function<void(int)>& fn);
 
   // Splits [0, n) into contiguous chunks, at most one per thread, and calls fn(begin, end).
@@ -45,6 +46,7 @@ class ThreadPool {
   std::atomic<int> remaining_{0};
   std::atomic<bool> stop_{false};
   std::mutex mutex_;
+  std::mutex caller_mutex_;  // serializes run() across calling threads
   std::condition_variable wake_;
 };
 

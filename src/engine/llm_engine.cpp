@@ -53,7 +53,8 @@ LLMEngine::LLMEngine(Model& model, const Tokenizer& tokenizer, LLMEngineConfig c
       config_(std::move(config)),
       kv_(model.kv_cache_shape(config_.kv.num_blocks, config_.kv.block_size)),
       scheduler_(config_.scheduler, config_.kv),
-      last_log_(Clock::now()) {
+      last_log_(Clock::now()),
+      seed_rng_(config_.seed.value_or(std::random_device{}())) {
   publish_stats();
   thread_ = std::thread([this] { run(); });
 }
@@ -108,13 +109,12 @@ EngineStepTimings LLMEngine::step_timings() const {
 void LLMEngine::run() {
   while (true) {
     const bool idle = !scheduler_.has_unfinished_requests();
-    if (!take_inbox(idle)) break;
-    if (!scheduler_.has_unfinished_requests()) {
-      publish_stats();
-      continue;
-    }
+    const bool keep_going = take_inbox(idle);
+    deliver();
+    if (!keep_going) break;
+    if (!scheduler_.has_unfinished_requests()) continue;
     step();
-    publish_stats();
+    deliver();
     maybe_log_stats(Clock::now());
   }
   // Stopping: every live request ends with an abort.
@@ -124,14 +124,24 @@ void LLMEngine::run() {
     out.request_id = id;
     out.finished = true;
     out.finish_reason = FinishReason::Abort;
-    try {
-      live->cb(out);
-    } catch (const std::exception& e) {
-      spdlog::error("output callback for {} failed: {}", id, e.what());
-    }
+    pending_.emplace_back(std::move(live->cb), std::move(out));
   }
   live_.clear();
+  deliver();
+}
+
+void LLMEngine::deliver() {
+  // Stats first: a client that sees its request finish already sees it in /metrics.
   publish_stats();
+  std::vector<std::pair<OutputCallback, RequestOutput>> batch = std::move(pending_);
+  pending_.clear();
+  for (auto& [cb, out] : batch) {
+    try {
+      cb(out);
+    } catch (const std::exception& e) {
+      spdlog::error("output callback for {} failed: {}", out.request_id, e.what());
+    }
+  }
 }
 
 bool LLMEngine::take_inbox(bool wait) {
@@ -159,11 +169,7 @@ bool LLMEngine::take_inbox(bool wait) {
     OutputCallback cb = std::move(it->second->cb);
     live_.erase(it);
     if (config_.log_requests) spdlog::info("Aborted request {}.", id);
-    try {
-      cb(out);
-    } catch (const std::exception& e) {
-      spdlog::error("output callback for {} failed: {}", id, e.what());
-    }
+    pending_.emplace_back(std::move(cb), std::move(out));
   }
   return !inbox.stop;
 }
@@ -176,14 +182,11 @@ void LLMEngine::admit(EngineRequest request, OutputCallback cb) {
     out.finished = true;
     out.finish_reason = FinishReason::Error;
     out.error_message = message;
-    try {
-      cb(out);
-    } catch (const std::exception& e) {
-      spdlog::error("output callback for {} failed: {}", id, e.what());
-    }
+    pending_.emplace_back(std::move(cb), std::move(out));
   };
   try {
     request.params.validate();
+    if (!request.params.seed) request.params.seed = seed_rng_();
     const int64_t vocab = model_.config().vocab_size;
     for (int32_t t : request.prompt_ids)
       check(t >= 0 && t < vocab, "token id " + std::to_string(t) + " in the prompt is outside the vocabulary [0, " +
@@ -226,6 +229,12 @@ void LLMEngine::step() {
     auto it = live_.find(s.request_id);
     if (it != live_.end() && !it->second->queue_time_s)
       it->second->queue_time_s = seconds(t0 - it->second->req.arrival_time);
+  }
+  if (spdlog::should_log(spdlog::level::debug)) {
+    std::string plan;
+    for (const ScheduledRequest& s : out.scheduled)
+      plan += fmt::format(" {}:{}+{}{}", s.request_id, s.num_computed_tokens, s.num_tokens, s.produces_logits ? "*" : "");
+    spdlog::debug("step: running {} waiting {}; scheduled{}", out.num_running, out.num_waiting, plan);
   }
   const ModelInputs inputs = build_model_inputs(out);
   const Clock::time_point t1 = Clock::now();
@@ -336,11 +345,7 @@ void LLMEngine::emit_updates(const std::vector<RequestUpdate>& updates) {
                      finish_reason_name(o.finish_reason), o.num_output_tokens);
       live_.erase(it);
     }
-    try {
-      cb(o);
-    } catch (const std::exception& e) {
-      spdlog::error("output callback for {} failed: {}", u.request_id, e.what());
-    }
+    pending_.emplace_back(std::move(cb), std::move(o));
   }
 }
 
@@ -355,11 +360,7 @@ void LLMEngine::finish_with_error(const std::string& request_id, const std::stri
   out.error_message = message;
   OutputCallback cb = std::move(it->second->cb);
   live_.erase(it);
-  try {
-    cb(out);
-  } catch (const std::exception& e) {
-    spdlog::error("output callback for {} failed: {}", request_id, e.what());
-  }
+  pending_.emplace_back(std::move(cb), std::move(out));
 }
 
 void LLMEngine::publish_stats() {

@@ -11,6 +11,8 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <random>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -31,6 +33,9 @@ struct LLMEngineConfig {
   // Seconds between vLLM's "Avg prompt throughput ..." lines while busy; <= 0 turns them off.
   double stats_log_interval_s = 10.0;
   bool log_requests = true;            // false = --disable-log-requests
+  // --seed: requests without a seed of their own get one drawn from a generator seeded with it, so a
+  // server run replays the same way for the same arrival order. nullopt: from std::random_device.
+  std::optional<uint64_t> seed;
 };
 
 // Where the engine thread's time goes (cumulative since start), to measure scheduling and output
@@ -82,6 +87,7 @@ class LLMEngine : public EngineClient {
   void step();
   void emit_updates(const std::vector<RequestUpdate>& updates);
   void publish_stats();
+  void deliver();  // publishes stats, then makes the callbacks queued in pending_
   void maybe_log_stats(std::chrono::steady_clock::time_point now);
 
   Model& model_;
@@ -91,6 +97,7 @@ class LLMEngine : public EngineClient {
   Scheduler scheduler_;
   std::unordered_map<std::string, std::unique_ptr<Live>> live_;  // engine thread only
   ModelOutput model_out_;                                        // engine thread only
+  std::vector<std::pair<OutputCallback, RequestOutput>> pending_;  // engine thread: outputs to deliver
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
@@ -106,6 +113,7 @@ class LLMEngine : public EngineClient {
   uint64_t logged_generation_tokens_ = 0;
   int64_t logged_prefix_queries_ = 0;
   int64_t logged_prefix_hits_ = 0;
+  std::mt19937_64 seed_rng_;     // engine thread only: seeds for unseeded requests
   bool stopped_ = false;
   std::thread thread_;
 };

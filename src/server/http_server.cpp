@@ -472,6 +472,10 @@ void HttpServer::Impl::do_accept() {
       do_accept();  // e.g. too many open files: keep serving the connections we have
       return;
     }
+    // SSE chunks are small writes that must leave at once: without TCP_NODELAY, Nagle holds each one back
+    // until the previous is acknowledged (~40 ms with delayed ACKs), which would show up as TTFT and ITL.
+    beast::error_code nodelay_ec;
+    socket.set_option(tcp::no_delay(true), nodelay_ec);
     auto session = std::make_shared<detail::Session>(std::move(socket), *this);
     {
       std::lock_guard lock(mu);

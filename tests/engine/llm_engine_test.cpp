@@ -123,6 +123,17 @@ TEST_F(LLMEngineTest, PreemptionUnderATinyKvBudgetStillGivesEveryRequestItsToken
   EXPECT_EQ(s.num_requests_running + s.num_requests_waiting, 0);
 }
 
+TEST_F(LLMEngineTest, PreemptionWithLongOutputsAndPrefixCachingFinishesEveryRequest) {
+  // 19 usable blocks of 4 tokens for eight requests of up to 10 + 40 tokens (max_model_len 64).
+  LLMEngine engine(*model_, *tokenizer_, engine_config(20, 4, 256, 64));
+  auto ps = prompts();
+  for (auto& q : ps) q.resize(std::min<size_t>(q.size(), 10));
+  const SamplingParams p = greedy(40);
+  const auto got = run_all(engine, ps, p);
+  for (size_t i = 0; i < ps.size(); ++i) EXPECT_EQ(got[i].token_ids, reference_tokens(*model_, ps[i], p)) << i;
+  EXPECT_GT(engine.stats().num_preemptions, 0u);
+}
+
 TEST_F(LLMEngineTest, SecondRequestSharingALongPrefixSkipsItsPrefill) {
   LLMEngine engine(*model_, *tokenizer_, engine_config(64));
   std::vector<int32_t> system = encode(

@@ -1,8 +1,10 @@
 // Drives a serval server with the official `openai` npm client (v5) and prints what it saw as JSON.
-// Usage: node openai_client.mjs BASE_URL [API_KEY]     (BASE_URL like http://127.0.0.1:8000/v1)
+// Usage: node openai_client.mjs BASE_URL [API_KEY] [MODEL] [EXTRA_JSON]   (BASE_URL like http://127.0.0.1:8000/v1)
+// EXTRA_JSON is merged into every generation request (e.g. '{"temperature":0}' for a real model).
 import OpenAI from "openai";
 
-const [baseURL, apiKey = "EMPTY"] = process.argv.slice(2);
+const [baseURL, apiKey = "EMPTY", model = "test-model", extraJson = "{}"] = process.argv.slice(2);
+const extra = JSON.parse(extraJson);
 if (!baseURL) {
   console.error("usage: node openai_client.mjs BASE_URL [API_KEY]");
   process.exit(2);
@@ -11,7 +13,7 @@ const client = new OpenAI({ baseURL, apiKey, maxRetries: 0, timeout: 20000 });
 const messages = [{ role: "user", content: "hi" }];
 const out = {};
 
-const chat = await client.chat.completions.create({ model: "test-model", messages, max_tokens: 5, seed: 1 });
+const chat = await client.chat.completions.create({ model, messages, max_tokens: 5, seed: 1, ...extra });
 out.chat = {
   id: chat.id,
   object: chat.object,
@@ -26,7 +28,7 @@ let roles = [];
 let finish = null;
 let usage = null;
 const chatStream = await client.chat.completions.create({
-  model: "test-model", messages, max_tokens: 5, seed: 1, stream: true, stream_options: { include_usage: true },
+  model, messages, max_tokens: 5, seed: 1, stream: true, stream_options: { include_usage: true }, ...extra,
 });
 for await (const chunk of chatStream) {
   if (chunk.usage) usage = chunk.usage;
@@ -38,7 +40,7 @@ for await (const chunk of chatStream) {
 }
 out.chat_stream = { text, roles, finish_reason: finish, usage };
 
-const cmpl = await client.completions.create({ model: "test-model", prompt: "hello", max_tokens: 6, logprobs: 1 });
+const cmpl = await client.completions.create({ model, prompt: "hello", max_tokens: 6, logprobs: 1, ...extra });
 out.completion = {
   id: cmpl.id,
   object: cmpl.object,
@@ -52,7 +54,7 @@ text = "";
 finish = null;
 usage = null;
 const cmplStream = await client.completions.create({
-  model: "test-model", prompt: "hello", max_tokens: 6, stream: true, stream_options: { include_usage: true },
+  model, prompt: "hello", max_tokens: 6, stream: true, stream_options: { include_usage: true }, ...extra,
 });
 for await (const chunk of cmplStream) {
   if (chunk.usage) usage = chunk.usage;
