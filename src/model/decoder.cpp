@@ -4,6 +4,7 @@
 // (-> soft-cap). Every weight multiply is one Linear::forward over all tokens of the step.
 #include "model/decoder.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -102,19 +103,30 @@ void Decoder::mlp(const DecoderLayerWeights& L, int layer, int64_t T, float* out
   if (c_.gated_mlp) {
     L.gate_proj.forward(cur_.data(), T, gate_.data(), pool);
     L.up_proj.forward(cur_.data(), T, up_.data(), pool);
-    switch (c_.hidden_act) {
-      case ActivationKind::Silu: cpu::silu_mul(gate_.data(), up_.data(), T * I, gate_.data()); break;
-      case ActivationKind::GeluTanh: cpu::gelu_tanh_mul(gate_.data(), up_.data(), T * I, gate_.data()); break;
-      case ActivationKind::Gelu: cpu::gelu_mul(gate_.data(), up_.data(), T * I, gate_.data()); break;
-    }
   } else {
     L.up_proj.forward(cur_.data(), T, gate_.data(), pool);  // fc1
-    switch (c_.hidden_act) {
-      case ActivationKind::Silu: cpu::silu(gate_.data(), T * I, gate_.data()); break;
-      case ActivationKind::GeluTanh: cpu::gelu_tanh(gate_.data(), T * I, gate_.data()); break;
-      case ActivationKind::Gelu: cpu::gelu(gate_.data(), T * I, gate_.data()); break;
-    }
   }
+  // The activation is elementwise: split it over the pool (a prefill's T * I is tens of millions of exp/tanh).
+  constexpr int64_t kChunk = 16384;
+  const int64_t n = T * I;
+  pool.parallel_for((n + kChunk - 1) / kChunk, [&](int64_t c0, int64_t c1) {
+    const int64_t b = c0 * kChunk, len = std::min(n, c1 * kChunk) - b;
+    float* g = gate_.data() + b;
+    if (c_.gated_mlp) {
+      const float* u = up_.data() + b;
+      switch (c_.hidden_act) {
+        case ActivationKind::Silu: cpu::silu_mul(g, u, len, g); break;
+        case ActivationKind::GeluTanh: cpu::gelu_tanh_mul(g, u, len, g); break;
+        case ActivationKind::Gelu: cpu::gelu_mul(g, u, len, g); break;
+      }
+    } else {
+      switch (c_.hidden_act) {
+        case ActivationKind::Silu: cpu::silu(g, len, g); break;
+        case ActivationKind::GeluTanh: cpu::gelu_tanh(g, len, g); break;
+        case ActivationKind::Gelu: cpu::gelu(g, len, g); break;
+      }
+    }
+  });
   emit("ffn_act", layer, gate_, T, I);
   L.down_proj.forward(gate_.data(), T, out, pool);
 }
