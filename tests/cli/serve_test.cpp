@@ -8,6 +8,7 @@
 #include <future>
 #include <thread>
 
+#include "bench/run_bench.h"
 #include "cli/serve_runtime.h"
 #include "core/log.h"
 #include "engine/generator.h"
@@ -260,6 +261,32 @@ TEST_F(ServeTest, GracefulShutdownLetsAStreamInFlightFinish) {
   ASSERT_GE(r.events().size(), 2u);
   EXPECT_EQ(r.events().back(), "[DONE]");
   EXPECT_EQ(r.events()[r.events().size() - 2]["choices"][0]["finish_reason"], "length");
+}
+
+TEST_F(ServeTest, BenchServeAgainstServeCountsEveryTokenTheServerGenerated) {
+  start(tiny_options());
+  bench::BenchConfig c;
+  c.base_url = "http://127.0.0.1:" + std::to_string(port_);
+  c.model = "tiny";
+  c.dataset.spec = "random";
+  c.dataset.input_len = 12;
+  c.dataset.output_len = 10;
+  c.num_prompts = 12;
+  c.max_concurrency = 4;
+  c.ignore_eos = true;
+  const Tokenizer* tok = tokenizer_;
+  c.token_counter = [tok](std::string_view text, bool add_special) {
+    return static_cast<int>(tok->encode(text, add_special).size());
+  };
+  const bench::BenchResult r = bench::run_bench(c);
+  EXPECT_EQ(r.completed, 12);
+  EXPECT_EQ(r.failed, 0);
+  EXPECT_EQ(r.total_output_tokens, 120);
+  EXPECT_EQ(r.usage_missing, 0);
+  const std::string m = http_call(port_, "GET", "/metrics").body;
+  EXPECT_EQ(metric(m, "vllm:generation_tokens_total"), 120.0);
+  EXPECT_EQ(metric(m, "vllm:prompt_tokens_total"), static_cast<double>(r.total_input_tokens));
+  EXPECT_GE(r.max_concurrent_requests, 2);
 }
 
 }  // namespace
