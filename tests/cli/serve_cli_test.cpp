@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "run_command.h"
 #include "serve_process.h"
 #include "server/test_client.h"
 #include "test_paths.h"
@@ -18,21 +19,8 @@ namespace {
 
 std::string tiny() { return golden_dir() + "/models/qwen2-tiny"; }
 
-struct Ran {
-  int exit_code = -1;
-  std::string out;
-};
-
-Ran run(const std::string& cmd) {
-  Ran r;
-  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  const int status = pclose(p);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
+using Ran = CommandResult;
+Ran run(const std::string& cmd) { return run_command(cmd); }
 
 std::vector<std::string> base_args() {
   return {tiny(), "--host", "127.0.0.1", "--port", "0", "--dtype", "float32", "--served-model-name", "tiny",

@@ -13,27 +13,17 @@
 #include "model/make_model.h"
 #include "planner/device_presets.h"
 #include "planner/model_plan.h"
+#include "run_command.h"
 
 namespace serval {
 namespace {
 
 namespace fs = std::filesystem;
 
-struct RunResult {
-  int exit_code = -1;
-  std::string out;  // stdout and stderr together
-};
+using RunResult = serval::test::CommandResult;
 
 RunResult run_serval(const std::string& args) {
-  const std::string cmd = std::string(SERVAL_BINARY) + " " + args + " 2>&1";
-  RunResult r;
-  FILE* p = popen(cmd.c_str(), "r");
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  const int status = pclose(p);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
+  return serval::test::run_command(std::string(SERVAL_BINARY) + " " + args);
 }
 
 const nlohmann::json kQwen15 = {{"architectures", {"Qwen2ForCausalLM"}}, {"model_type", "qwen2"},
