@@ -153,11 +153,14 @@ TEST_F(ServeTest, StreamEqualsNonStreamAndTheSameSeedGivesTheSameText) {
   const HttpResult s = post("/v1/chat/completions", sbody);
   std::string streamed;
   json usage;
+  ASSERT_EQ(s.status, 200) << s.body;
   for (const json& e : s.events()) {
     if (e == "[DONE]") continue;
-    if (!e["usage"].is_null()) usage = e["usage"];
-    for (const json& c : e["choices"])
-      if (c["delta"].contains("content")) streamed += c["delta"]["content"].get<std::string>();
+    ASSERT_TRUE(e.contains("choices")) << e.dump();
+    if (e.contains("usage") && !e.at("usage").is_null()) usage = e.at("usage");
+    for (const json& c : e.at("choices"))
+      if (c.contains("delta") && c.at("delta").contains("content"))
+        streamed += c.at("delta").at("content").get<std::string>();
   }
   EXPECT_EQ(streamed, text);
   EXPECT_EQ(usage, a.json_body()["usage"]);
@@ -178,9 +181,9 @@ TEST_F(ServeTest, StopStringsAreNeverStreamedEvenAcrossTokenBoundaries) {
   std::string finish;
   for (const json& e : r.events()) {
     if (e == "[DONE]") continue;
-    for (const json& c : e["choices"]) {
-      streamed += c["text"].get<std::string>();
-      if (!c["finish_reason"].is_null()) finish = c["finish_reason"];
+    for (const json& c : e.at("choices")) {
+      streamed += c.at("text").get<std::string>();
+      if (!c.at("finish_reason").is_null()) finish = c.at("finish_reason");
     }
   }
   EXPECT_EQ(streamed, full.substr(0, first));
