@@ -21,6 +21,7 @@ namespace {
 
 // Bytes ahead of the current group that each weight stream prefetches.
 constexpr int64_t kPrefetchBytes = 2048;
+constexpr int64_t kPrefetchStride = 64;  // one prefetch per cache line
 
 inline __mmask16 lane_mask(int64_t count) {
   if (count >= 16) return static_cast<__mmask16>(0xffff);
@@ -62,7 +63,7 @@ void vnni_tile(const PackedWeights& w, const QuantizedX& xq, float* y, const Til
     const int8_t* xg[M];
     for (int i = 0; i < M; ++i) xg[i] = xq.q + (t.i0 + i) * xq.k_pad + g * kQuantGroup;
     for (int j = 0; j < NB; ++j)
-      for (int64_t l = 0; l < kGB; l += 64)
+      for (int64_t l = 0; l < kGB; l += kPrefetchStride)
         _mm_prefetch(reinterpret_cast<const char*>(blk[j] + g * kGB + kPrefetchBytes + l), _MM_HINT_T0);
     if constexpr (!Int4) {
       for (int p = 0; p < 8; ++p) {
