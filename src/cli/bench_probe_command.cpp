@@ -1,4 +1,5 @@
-// `serval bench probe`: cold vs warm time to first token against a running server (see bench/probe.h).
+// `serval bench probe`: cold vs warm time to first token against a running server, or (--server-cmd) a
+// server it starts itself, timing start-up too (see bench/probe.h).
 #include <cstdio>
 #include <memory>
 
@@ -12,6 +13,7 @@ namespace serval::cli {
 void add_bench_probe_command(CLI::App& bench) {
   struct Flags {
     bench::ProbeConfig probe;
+    bench::LaunchConfig launch;
     std::string save_result;
     std::string output = "text";
   };
@@ -30,10 +32,30 @@ void add_bench_probe_command(CLI::App& bench) {
   cmd->add_option("--seed", c.seed, "Seed for the prompt text")->capture_default_str();
   cmd->add_option("--api-key", c.api_key, "Bearer token")->envname("OPENAI_API_KEY");
   cmd->add_option("--timeout", c.timeout_s, "Per-request timeout in seconds (0 = none)")->capture_default_str();
+  cmd->add_option("--server-cmd", f->launch.server_cmd,
+                  "Start the server with this shell command, time it to /health 200, probe it, stop it");
+  cmd->add_option("--num-warm", f->launch.num_warm, "With --server-cmd: warm requests after the first")
+      ->capture_default_str();
+  cmd->add_option("--ready-timeout", f->launch.ready_timeout_s, "With --server-cmd: seconds to wait for /health 200")
+      ->capture_default_str();
+  cmd->add_option("--server-log", f->launch.log_path,
+                  "With --server-cmd: file for the server's output (default: in the temp directory)");
+  cmd->add_option("--stop-grace", f->launch.stop_grace_s, "With --server-cmd: seconds from SIGINT to SIGKILL")
+      ->capture_default_str();
   cmd->add_option("--save-result", f->save_result, "Write the results as JSON to this file");
   cmd->add_option("-o,--output", f->output, "text or json (on stdout)")->capture_default_str();
   cmd->callback([f] {
     check(f->output == "text" || f->output == "json", "-o must be text or json, got '" + f->output + "'");
+    if (!f->launch.server_cmd.empty()) {
+      const bench::LaunchProbeResult r = bench::run_launched_probe(f->probe, f->launch);
+      const nlohmann::ordered_json j = bench::launched_probe_json(r, f->probe, f->launch);
+      std::fputs(f->output == "json" ? (j.dump(2) + "\n").c_str() : bench::format_launched_probe(r).c_str(), stdout);
+      std::fflush(stdout);
+      if (!f->save_result.empty()) bench::save_json(f->save_result, j);
+      check(r.completed > 0, "all " + std::to_string(r.failed) + " probe requests failed (first error: " +
+                                 (r.errors.empty() ? std::string("none") : r.errors.front().first) + ")");
+      return;
+    }
     const bench::ProbeResult r = bench::run_probe(f->probe);
     const nlohmann::ordered_json j = bench::probe_json(r, f->probe);
     std::fputs(f->output == "json" ? (j.dump(2) + "\n").c_str() : bench::format_probe(r).c_str(), stdout);
