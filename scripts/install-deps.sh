@@ -14,7 +14,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev
   python3 python3-numpy python3-jinja2
-  chromium libpng-dev curl
+  chromium libpng-dev curl zlib1g-dev
 )
 
 missing=()

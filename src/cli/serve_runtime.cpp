@@ -156,6 +156,9 @@ ServeRuntime::ServeRuntime(const ServeOptions& options) : options_(options) {
   ec.kv.num_blocks = static_cast<int>(plan_.capacity.num_blocks);
   ec.kv.block_size = options_.block_size;
   ec.kv.enable_prefix_caching = options_.enable_prefix_caching;
+  // Phi-3: every layer slides over the same window, so blocks that fall out of it go back to the pool.
+  // (Gemma-2 mixes full and sliding layers in one block table: it keeps its blocks.)
+  ec.kv.sliding_window = config.uniform_sliding_window();
   for (int64_t id : model_->generation_config().eos_token_ids) ec.eos_token_ids.push_back(static_cast<int32_t>(id));
   for (int64_t id : gen.eos_token_ids) ec.eos_token_ids.push_back(static_cast<int32_t>(id));
   if (auto eos = tokenizer_->eos_id()) ec.eos_token_ids.push_back(*eos);
