@@ -51,6 +51,7 @@ void add_serve_command(CLI::App& app) {
                 "Split long prompts across steps (default on)");
   cmd->add_flag("--enforce-eager", s.enforce_eager, "Accepted for vLLM compatibility (CPU always runs eagerly)");
   cmd->add_option("--dtype", s.dtype, "auto, bfloat16, float16 or float32 (vLLM's meaning)")->capture_default_str();
+  cmd->add_option("--quantization", s.quantization, "Quantize weights at load: int8 or int4 (default: none)");
   cmd->add_option("--seed", s.seed, "Seeds requests that bring no seed")->capture_default_str();
   cmd->add_option("--api-key", s.api_keys, "Require 'Authorization: Bearer KEY' on /v1/* (also SERVAL_API_KEY)");
   cmd->add_option("--chat-template", s.chat_template, "Chat template file (or inline Jinja) instead of the model's");

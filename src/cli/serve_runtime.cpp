@@ -83,7 +83,7 @@ ServeRuntime::ServeRuntime(const ServeOptions& options) : options_(options) {
   const size_t device_memory = options_.device_memory_bytes.value_or(ram.total_bytes);
 
   const Clock::time_point t0 = Clock::now();
-  model_ = Model::load(options_.model_dir, LoadOptions{.dtype = options_.dtype});
+  model_ = Model::load(options_.model_dir, LoadOptions{.dtype = options_.dtype, .quantization = options_.quantization});
   tokenizer_ = std::make_unique<Tokenizer>(Tokenizer::from_dir(options_.model_dir));
   const ModelConfig& config = model_->config();
   spdlog::info("Model loading took {:.4f} GiB memory and {:.6f} seconds", gib(static_cast<double>(model_->weight_bytes())),
@@ -117,6 +117,12 @@ ServeRuntime::ServeRuntime(const ServeOptions& options) : options_(options) {
   settings.max_num_batched_tokens =
       options_.max_num_batched_tokens.value_or(options_.enable_chunked_prefill ? 2048 : std::max(resolved_len, 2048));
   plan_ = plan_for_model(config, model_->dtype(), settings);
+  if (model_->weight_bytes() != plan_.weights_bytes) {
+    // --quantization: the weights take what the loader holds, not parameters x dtype bytes.
+    plan_.weights_bytes = model_->weight_bytes();
+    plan_.inputs.weights_bytes = model_->weight_bytes();
+    plan_.capacity = plan_capacity(plan_.kv, plan_.inputs);
+  }
   spdlog::info("Using max model len {}", plan_.max_model_len);
   if (options_.enable_chunked_prefill)
     spdlog::info("Chunked prefill is enabled with max_num_batched_tokens={}.", settings.max_num_batched_tokens);

@@ -37,6 +37,7 @@ struct ServeOptions {
   bool enable_chunked_prefill = true;
   bool enforce_eager = false;                     // accepted; CPU runs eagerly anyway
   std::string dtype = "auto";
+  std::string quantization;                       // "" (none), int8 or int4: applied to the weights at load
   uint64_t seed = 0;                              // seeds requests that bring no seed of their own
   std::vector<std::string> api_keys;              // --api-key, or SERVAL_API_KEY
   std::string chat_template;                      // file path or inline Jinja; "" = tokenizer_config.json's

@@ -10,6 +10,7 @@
 
 #include "bench/run_bench.h"
 #include "cli/serve_runtime.h"
+#include "core/error.h"
 #include "core/log.h"
 #include "engine/generator.h"
 #include "server/test_client.h"
@@ -240,6 +241,30 @@ TEST_F(ServeTest, ClientDisconnectMidStreamAbortsAndKvUsageReturnsToZero) {
   EXPECT_EQ(metric(m, "vllm:num_requests_running"), 0.0);
   // The server keeps serving.
   EXPECT_EQ(post("/v1/completions", {{"model", "tiny"}, {"prompt", "Hi"}, {"max_tokens", 2}}).status, 200);
+}
+
+TEST_F(ServeTest, QuantizedWeightsServeAndThePlanBudgetsTheLoadedWeights) {
+  cli::ServeOptions o = tiny_options();
+  o.kv_cache_memory.clear();
+  o.device_memory_bytes = size_t{1} << 30;  // plan against 1 GiB so the weights' size moves the KV budget
+  start(o);
+  const ModelPlan full = runtime_->plan();
+  runtime_.reset();
+  o.quantization = "int8";
+  start(o);
+  const ModelPlan q = runtime_->plan();
+  // The plan budgets what the loader holds (tiny's tied 151,936 x 64 embedding stays float for lookups and
+  // gains an int8 lm_head, so here the weights grow; on real shapes they shrink), and the KV budget moves
+  // by exactly the difference.
+  EXPECT_NE(q.weights_bytes, full.weights_bytes);
+  EXPECT_EQ(q.capacity.kv_cache_bytes - full.capacity.kv_cache_bytes,
+            static_cast<int64_t>(full.weights_bytes) - static_cast<int64_t>(q.weights_bytes));
+  const HttpResult r = post("/v1/completions", {{"model", "tiny"}, {"prompt", "Hello"}, {"max_tokens", 4}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.json_body()["usage"]["completion_tokens"], 4);
+  runtime_.reset();
+  o.quantization = "int3";
+  EXPECT_THROW(cli::ServeRuntime{o}, Error);
 }
 
 TEST_F(ServeTest, PromptPlusMaxTokensBeyondMaxModelLenIs400NamingBothNumbers) {
