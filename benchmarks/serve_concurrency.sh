@@ -1,7 +1,7 @@
 #!/bin/bash
 # Aggregate output tokens/s of `serval serve` at concurrency 1, 4, 8, 16 (32 output tokens, ~20-token
 # prompts), measured with `serval bench serve`, plus the engine's step-time breakdown from the server log.
-# Usage: benchmarks/serve_concurrency.sh MODEL_DIR [SERVAL_BINARY] [THREADS]
+# Usage: [QUANT=int8|int4] benchmarks/serve_concurrency.sh MODEL_DIR [SERVAL_BINARY] [THREADS]
 #   MODEL_DIR e.g. from `serval make-model --preset qwen2.5-1.5b --out /tmp/q15`
 set -euo pipefail
 model=${1:?usage: serve_concurrency.sh MODEL_DIR [SERVAL_BINARY] [THREADS]}
@@ -10,7 +10,7 @@ threads=${3:-2}
 port=${PORT:-8765}
 out=$(mktemp -d)
 "$serval" serve "$model" --host 127.0.0.1 --port "$port" --served-model-name bench --threads "$threads" \
-  --max-model-len 1024 --kv-cache-memory 2GiB --disable-log-requests --generation-config vllm \
+  --max-model-len 1024 --kv-cache-memory 2GiB --disable-log-requests --generation-config vllm ${QUANT:+--quantization $QUANT} \
   > "$out/serve.log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null || true; wait $server 2>/dev/null || true' EXIT
